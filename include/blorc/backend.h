@@ -1,0 +1,118 @@
+/* The stages of one BLORC minibatch (design.md section 5) behind a backend: the CPU
+ * fallback (OpenMP + OpenBLAS/LAPACKE) or, in a CUDA build, the GPU. Callers see one API;
+ * each backend keeps the data set, W, the per-sample warm-start state and every
+ * intermediate in its own memory (host or device).
+ *
+ * Layout: everything is sample-major, as in the .npy files users hold: a batch of B signals
+ * of length n is B x n row-major (equivalently n x B column-major, one column a sample);
+ * W is k x n row-major. */
+#ifndef BLORC_BACKEND_H
+#define BLORC_BACKEND_H
+
+#include <stddef.h>
+
+#include "blorc/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum blorc_device { BLORC_DEVICE_CPU = 0, BLORC_DEVICE_CUDA = 1 } blorc_device;
+
+typedef struct blorc_admm_opts {
+  int max_iters;   /* iteration cap per sample, >= 0 */
+  double tol;      /* stop a sample when ||Wx - z|| and rho ||W^T (z - z_prev)|| are both
+                      <= tol * max(||y||, 1) */
+  int fixed;       /* nonzero: every sample runs exactly max_iters (fair timing) */
+  int check_every; /* residuals are evaluated every this many iterations, >= 1 */
+} blorc_admm_opts;
+
+/* Defaults: max_iters 2000, tol 1e-9, adaptive, residuals every iteration. */
+blorc_admm_opts blorc_admm_defaults(void);
+
+typedef struct blorc_admm_stats {
+  long long iters_total; /* sum over the batch of iterations used */
+  int iters_max;         /* largest per-sample count */
+  int at_cap;            /* samples that stopped at max_iters without converging */
+} blorc_admm_stats;
+
+/* What read/write can move between the caller and the backend. Sizes are in doubles. */
+typedef enum blorc_buffer {
+  BLORC_BUF_W,            /* k x n; read and write */
+  BLORC_BUF_STATE_Z,      /* N x k warm-start z per data-set sample; read and write */
+  BLORC_BUF_STATE_LAMBDA, /* N x k warm-start unscaled dual rho*u per sample; read, write */
+  BLORC_BUF_X_ADMM,       /* B x n ADMM iterate x of the selected batch */
+  BLORC_BUF_ITERS,        /* B ADMM iterations used per sample (integers as doubles) */
+  BLORC_BUF_SIGN,         /* B x k thresholded sign pattern s, entries -1, 0, 1 */
+  BLORC_BUF_SV,           /* B x min(k,n) singular values of W0m = diag(s == 0) W */
+  BLORC_BUF_RANK,         /* B numerical ranks of W0m (integers as doubles) */
+  BLORC_BUF_PN,           /* B x n x n null-space projectors P_N = I - V_r V_r^T */
+  BLORC_BUF_XSTAR,        /* B x n closed-form x* = P_N (y - W^T s) */
+  BLORC_BUF_A,            /* B x k a = (W0m^+)^T q */
+  BLORC_BUF_B,            /* B x k b = (W0m^+)^T (x* - x) */
+  BLORC_BUF_H,            /* B x n h = P_N (x* - x) */
+  BLORC_BUF_LOSS,         /* B per-sample 1/2 ||x* - x||^2 */
+  BLORC_BUF_GRAD          /* k x n minibatch gradient of the mean loss */
+} blorc_buffer;
+
+typedef struct blorc_backend blorc_backend;
+
+/* True when this build contains the CUDA backend and a device is visible. */
+int blorc_cuda_available(void);
+
+/* Creates a backend for signals of length n, transforms with k rows and batches of at most
+ * max_batch samples. W starts as zero. On error *out is NULL and err says why (BLORC_EDEVICE
+ * when the device is absent or not built in, BLORC_ENOMEM naming the sizes). The caller
+ * owns *out and frees it with blorc_backend_destroy. */
+blorc_status blorc_backend_create(blorc_device device, int n, int k, int max_batch,
+                                  blorc_backend **out, blorc_error *err);
+void blorc_backend_destroy(blorc_backend *b);
+const char *blorc_backend_name(const blorc_backend *b);
+
+/* Copies the data set in: N signals, clean X (N x n, may be NULL when only denoising) and
+ * noisy Y (N x n). Resets the warm-start state to zero. Non-finite values are rejected. */
+blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const double *Y,
+                            blorc_error *err);
+
+/* Selects the next minibatch: B indices into the data set (1 <= B <= max_batch, each < N).
+ * Gathers y, x and the warm-start state of those samples. */
+blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_error *err);
+
+/* Stage 1: factors I + rho W^T W (Cholesky) for the current W; rho > 0. */
+blorc_status blorc_factor(blorc_backend *b, double rho, blorc_error *err);
+
+/* Stage 2: batched ADMM on the selected batch from its warm-start state; writes the state
+ * back to the data set's per-sample store. stats may be NULL. Needs factor. */
+blorc_status blorc_admm(blorc_backend *b, const blorc_admm_opts *opts, blorc_admm_stats *stats,
+                        blorc_error *err);
+
+/* Stage 3: thresholded sign pattern of W x (x from stage 2) with threshold gamma >= 0. */
+blorc_status blorc_signs(blorc_backend *b, double gamma, blorc_error *err);
+
+/* Stage 4: SVD of the masked W0m per sample; rank = #{sigma_i > rel_tol * sigma_1}. */
+blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err);
+
+/* Stage 5: closed-form x*, and (when clean signals were given) a, b, h and the losses. */
+blorc_status blorc_closed_form(blorc_backend *b, blorc_error *err);
+
+/* Stage 6: minibatch gradient G = -(1/B)[(A + S) H^T + Bm X*^T] and mean loss (*loss may
+ * be NULL). Needs clean signals. */
+blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err);
+
+/* Copies a buffer out to dst, which must hold `count` doubles, exactly the buffer's size
+ * (see blorc_buffer); a wrong count or a stage not yet run is BLORC_EINVAL. */
+blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst, size_t count,
+                        blorc_error *err);
+
+/* Copies src into a writable buffer (W, STATE_Z, STATE_LAMBDA); count must match. Writing W
+ * invalidates the factorisation and every later stage. Non-finite values are rejected. */
+blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src, size_t count,
+                         blorc_error *err);
+
+/* Size in doubles of a buffer for the current data set and batch (0 when not available). */
+size_t blorc_buffer_size(const blorc_backend *b, blorc_buffer which);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

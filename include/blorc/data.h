@@ -1,0 +1,31 @@
+/* Synthetic training data: the paper's generators (design.md section 6). Signals are
+ * written row by row: clean and noisy are count x n, row-major. */
+#ifndef BLORC_DATA_H
+#define BLORC_DATA_H
+
+#include <stddef.h>
+
+#include "blorc/error.h"
+#include "blorc/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum blorc_data_kind {
+  BLORC_DATA_PIECEWISE, /* piecewise constant: a jump at each index with probability 0.1,
+                           piece heights uniform in [0, 1) */
+  BLORC_DATA_DCT        /* DCT-sparse: each orthonormal-DCT coefficient nonzero with
+                           probability 0.1, uniform in [-1, 1]; x = inverse DCT */
+} blorc_data_kind;
+
+/* Draws count clean signals of length n and adds Gaussian noise of standard deviation
+ * sigma to make the noisy ones, using rng (advanced). clean and noisy hold count * n
+ * doubles each. BLORC_EINVAL for n < 1, count < 1 or sigma < 0. */
+blorc_status blorc_generate(blorc_data_kind kind, int n, size_t count, double sigma, blorc_rng *rng,
+                            double *clean, double *noisy, blorc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,284 @@
+/* Dispatcher: validates arguments and stage order once for every backend, then calls the
+ * backend's function table. */
+#include "blorc/backend.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "backend_impl.h"
+
+blorc_admm_opts blorc_admm_defaults(void) {
+  blorc_admm_opts o;
+  o.max_iters = 2000;
+  o.tol = 1e-9;
+  o.fixed = 0;
+  o.check_every = 1;
+  return o;
+}
+
+static const char *stage_name(blorc_progress p) {
+  switch (p) {
+    case BLORC_PROGRESS_NONE: return "select";
+    case BLORC_PROGRESS_SELECTED: return "admm";
+    case BLORC_PROGRESS_ADMM: return "signs";
+    case BLORC_PROGRESS_SIGNS: return "svd";
+    case BLORC_PROGRESS_SVD: return "closed_form";
+    default: return "gradient";
+  }
+}
+
+/* A stage may run when the batch has reached the stage before it. */
+static blorc_status need(const blorc_backend *b, blorc_progress before, const char *stage,
+                         blorc_error *err) {
+  if (b->progress < before)
+    return blorc_fail(err, BLORC_EINVAL, "stage %s: run stage %s first", stage,
+                      stage_name(b->progress));
+  return BLORC_OK;
+}
+
+static int all_finite(const double *v, size_t count, size_t *bad) {
+  for (size_t i = 0; i < count; i++)
+    if (!isfinite(v[i])) {
+      *bad = i;
+      return 0;
+    }
+  return 1;
+}
+
+int blorc_cuda_available(void);
+
+blorc_status blorc_backend_create(blorc_device device, int n, int k, int max_batch,
+                                  blorc_backend **out, blorc_error *err) {
+  *out = NULL;
+  if (n < 1 || k < 1 || max_batch < 1)
+    return blorc_fail(err, BLORC_EINVAL, "backend sizes n=%d k=%d max_batch=%d: expected all >= 1",
+                      n, k, max_batch);
+  const blorc_backend_ops *ops = NULL;
+  if (device == BLORC_DEVICE_CPU) {
+    ops = &blorc_cpu_ops;
+  } else {
+#ifdef BLORC_WITH_CUDA
+    if (!blorc_cuda_available())
+      return blorc_fail(err, BLORC_EDEVICE, "device cuda: no CUDA device is visible");
+    return blorc_fail(err, BLORC_EDEVICE,
+                      "device cuda: this build finds the GPU but has no CUDA backend yet; use "
+                      "device cpu");
+#else
+    return blorc_fail(err, BLORC_EDEVICE,
+                      "device cuda: this build has no CUDA backend (configure with "
+                      "-DBLORC_CUDA=ON)");
+#endif
+  }
+  blorc_backend *b = calloc(1, sizeof *b);
+  if (!b) return blorc_fail(err, BLORC_ENOMEM, "out of host memory for the backend");
+  b->ops = ops;
+  b->n = n;
+  b->k = k;
+  b->cap = max_batch;
+  b->kn = k < n ? k : n;
+  blorc_status st = ops->init(b, err);
+  if (st != BLORC_OK) {
+    free(b);
+    return st;
+  }
+  *out = b;
+  return BLORC_OK;
+}
+
+void blorc_backend_destroy(blorc_backend *b) {
+  if (!b) return;
+  b->ops->destroy(b);
+  free(b);
+}
+
+const char *blorc_backend_name(const blorc_backend *b) {
+  return b->ops->name;
+}
+
+blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const double *Y,
+                            blorc_error *err) {
+  if (N < 1 || !Y) return blorc_fail(err, BLORC_EINVAL, "data set: expected N >= 1 noisy signals");
+  size_t bad;
+  if (!all_finite(Y, N * (size_t)b->n, &bad))
+    return blorc_fail(err, BLORC_EINVAL, "noisy signals: non-finite value at signal %zu index %zu",
+                      bad / b->n, bad % b->n);
+  if (X && !all_finite(X, N * (size_t)b->n, &bad))
+    return blorc_fail(err, BLORC_EINVAL, "clean signals: non-finite value at signal %zu index %zu",
+                      bad / b->n, bad % b->n);
+  size_t oldN = b->N;
+  b->N = N;
+  blorc_status st = b->ops->set_data(b, X, Y, err);
+  if (st != BLORC_OK) {
+    b->N = oldN;
+    return st;
+  }
+  b->has_clean = X != NULL;
+  b->B = 0;
+  b->progress = BLORC_PROGRESS_NONE;
+  return BLORC_OK;
+}
+
+blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_error *err) {
+  if (b->N == 0) return blorc_fail(err, BLORC_EINVAL, "select: no data set (call set_data)");
+  if (B < 1 || B > b->cap)
+    return blorc_fail(err, BLORC_EINVAL, "select: batch size %d, expected 1..%d", B, b->cap);
+  for (int j = 0; j < B; j++)
+    if (idx[j] >= b->N)
+      return blorc_fail(err, BLORC_EINVAL, "select: index %zu at position %d, expected < %zu",
+                        idx[j], j, b->N);
+  b->B = B;
+  blorc_status st = b->ops->select(b, idx, err);
+  b->progress = st == BLORC_OK ? BLORC_PROGRESS_SELECTED : BLORC_PROGRESS_NONE;
+  return st;
+}
+
+blorc_status blorc_factor(blorc_backend *b, double rho, blorc_error *err) {
+  if (!(rho > 0) || !isfinite(rho))
+    return blorc_fail(err, BLORC_EINVAL, "factor: rho = %g, expected a finite value > 0", rho);
+  b->factored = 0;
+  b->rho = rho;
+  blorc_status st = b->ops->factor(b, err);
+  if (st == BLORC_OK) b->factored = 1;
+  /* Later stages of the batch used the old factorisation: ADMM must run again. */
+  if (b->progress > BLORC_PROGRESS_SELECTED) b->progress = BLORC_PROGRESS_SELECTED;
+  return st;
+}
+
+blorc_status blorc_admm(blorc_backend *b, const blorc_admm_opts *opts, blorc_admm_stats *stats,
+                        blorc_error *err) {
+  blorc_status st = need(b, BLORC_PROGRESS_SELECTED, "admm", err);
+  if (st != BLORC_OK) return st;
+  if (!b->factored) return blorc_fail(err, BLORC_EINVAL, "stage admm: run stage factor first");
+  if (opts->max_iters < 0 || opts->check_every < 1 || !(opts->tol >= 0))
+    return blorc_fail(err, BLORC_EINVAL,
+                      "admm options: max_iters=%d (>= 0), check_every=%d (>= 1), tol=%g (>= 0)",
+                      opts->max_iters, opts->check_every, opts->tol);
+  blorc_admm_stats local;
+  st = b->ops->admm(b, opts, stats ? stats : &local, err);
+  b->progress = st == BLORC_OK ? BLORC_PROGRESS_ADMM : BLORC_PROGRESS_SELECTED;
+  return st;
+}
+
+blorc_status blorc_signs(blorc_backend *b, double gamma, blorc_error *err) {
+  blorc_status st = need(b, BLORC_PROGRESS_ADMM, "signs", err);
+  if (st != BLORC_OK) return st;
+  if (!(gamma >= 0) || !isfinite(gamma))
+    return blorc_fail(err, BLORC_EINVAL, "signs: gamma = %g, expected a finite value >= 0", gamma);
+  st = b->ops->signs(b, gamma, err);
+  b->progress = st == BLORC_OK ? BLORC_PROGRESS_SIGNS : BLORC_PROGRESS_ADMM;
+  return st;
+}
+
+blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
+  blorc_status st = need(b, BLORC_PROGRESS_SIGNS, "svd", err);
+  if (st != BLORC_OK) return st;
+  if (!(rel_tol > 0 && rel_tol < 1))
+    return blorc_fail(err, BLORC_EINVAL, "svd: rel_tol = %g, expected 0 < rel_tol < 1", rel_tol);
+  st = b->ops->svd(b, rel_tol, err);
+  b->progress = st == BLORC_OK ? BLORC_PROGRESS_SVD : BLORC_PROGRESS_SIGNS;
+  return st;
+}
+
+blorc_status blorc_closed_form(blorc_backend *b, blorc_error *err) {
+  blorc_status st = need(b, BLORC_PROGRESS_SVD, "closed_form", err);
+  if (st != BLORC_OK) return st;
+  st = b->ops->closed_form(b, err);
+  b->progress = st == BLORC_OK ? BLORC_PROGRESS_CLOSED_FORM : BLORC_PROGRESS_SVD;
+  return st;
+}
+
+blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err) {
+  blorc_status st = need(b, BLORC_PROGRESS_CLOSED_FORM, "gradient", err);
+  if (st != BLORC_OK) return st;
+  if (!b->has_clean)
+    return blorc_fail(err, BLORC_EINVAL, "gradient: the data set has no clean signals");
+  double local;
+  st = b->ops->gradient(b, loss ? loss : &local, err);
+  b->progress = st == BLORC_OK ? BLORC_PROGRESS_GRADIENT : BLORC_PROGRESS_CLOSED_FORM;
+  return st;
+}
+
+size_t blorc_buffer_size(const blorc_backend *b, blorc_buffer which) {
+  size_t n = (size_t)b->n, k = (size_t)b->k, B = (size_t)b->B;
+  switch (which) {
+    case BLORC_BUF_W:
+    case BLORC_BUF_GRAD: return k * n;
+    case BLORC_BUF_STATE_Z:
+    case BLORC_BUF_STATE_LAMBDA: return b->N * k;
+    case BLORC_BUF_X_ADMM:
+    case BLORC_BUF_XSTAR:
+    case BLORC_BUF_H: return B * n;
+    case BLORC_BUF_ITERS:
+    case BLORC_BUF_RANK:
+    case BLORC_BUF_LOSS: return B;
+    case BLORC_BUF_SIGN:
+    case BLORC_BUF_A:
+    case BLORC_BUF_B: return B * k;
+    case BLORC_BUF_SV: return B * (size_t)b->kn;
+    case BLORC_BUF_PN: return B * n * n;
+  }
+  return 0;
+}
+
+/* The stage after which a batch buffer holds data. */
+static blorc_progress produced_by(blorc_buffer which) {
+  switch (which) {
+    case BLORC_BUF_X_ADMM:
+    case BLORC_BUF_ITERS: return BLORC_PROGRESS_ADMM;
+    case BLORC_BUF_SIGN: return BLORC_PROGRESS_SIGNS;
+    case BLORC_BUF_SV:
+    case BLORC_BUF_RANK:
+    case BLORC_BUF_PN: return BLORC_PROGRESS_SVD;
+    case BLORC_BUF_XSTAR:
+    case BLORC_BUF_A:
+    case BLORC_BUF_B:
+    case BLORC_BUF_H:
+    case BLORC_BUF_LOSS: return BLORC_PROGRESS_CLOSED_FORM;
+    case BLORC_BUF_GRAD: return BLORC_PROGRESS_GRADIENT;
+    default: return BLORC_PROGRESS_NONE;
+  }
+}
+
+static blorc_status check_count(const blorc_backend *b, blorc_buffer which, size_t count,
+                                blorc_error *err) {
+  size_t want = blorc_buffer_size(b, which);
+  if (want == 0 || count != want)
+    return blorc_fail(err, BLORC_EINVAL, "buffer %d: %zu values given, expected %zu", (int)which,
+                      count, want);
+  return BLORC_OK;
+}
+
+blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst, size_t count,
+                        blorc_error *err) {
+  blorc_status st = check_count(b, which, count, err);
+  if (st != BLORC_OK) return st;
+  blorc_progress p = produced_by(which);
+  if (b->progress < p) return need(b, p, "read", err);
+  if ((which == BLORC_BUF_A || which == BLORC_BUF_B || which == BLORC_BUF_H ||
+       which == BLORC_BUF_LOSS) &&
+      !b->has_clean)
+    return blorc_fail(err, BLORC_EINVAL, "read: a, b, h and losses need clean signals");
+  return b->ops->read(b, which, dst, err);
+}
+
+blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src, size_t count,
+                         blorc_error *err) {
+  if (which != BLORC_BUF_W && which != BLORC_BUF_STATE_Z && which != BLORC_BUF_STATE_LAMBDA)
+    return blorc_fail(err, BLORC_EINVAL, "write: buffer %d is read-only", (int)which);
+  blorc_status st = check_count(b, which, count, err);
+  if (st != BLORC_OK) return st;
+  size_t bad;
+  if (!all_finite(src, count, &bad))
+    return blorc_fail(err, BLORC_EINVAL, "%s: non-finite value at row %zu column %zu",
+                      which == BLORC_BUF_W ? "W" : "warm-start state",
+                      bad / (which == BLORC_BUF_W ? b->n : b->k),
+                      bad % (which == BLORC_BUF_W ? b->n : b->k));
+  st = b->ops->write(b, which, src, err);
+  if (which == BLORC_BUF_W) {
+    b->factored = 0;
+    if (b->progress > BLORC_PROGRESS_SELECTED) b->progress = BLORC_PROGRESS_SELECTED;
+  } else if (b->progress > BLORC_PROGRESS_NONE) {
+    b->progress = BLORC_PROGRESS_NONE; /* the gathered batch state is stale */
+  }
+  return st;
+}

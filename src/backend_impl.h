@@ -1,0 +1,59 @@
+/* Internal: the function-pointer table a backend implements, and the state the dispatcher
+ * (backend.c) keeps for every backend: sizes, what has been run, argument checks. Backends
+ * see arguments that are already validated. */
+#ifndef BLORC_BACKEND_IMPL_H
+#define BLORC_BACKEND_IMPL_H
+
+#include "blorc/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How far the current batch has got; each stage needs the one before. */
+typedef enum blorc_progress {
+  BLORC_PROGRESS_NONE = 0,
+  BLORC_PROGRESS_SELECTED,
+  BLORC_PROGRESS_ADMM,
+  BLORC_PROGRESS_SIGNS,
+  BLORC_PROGRESS_SVD,
+  BLORC_PROGRESS_CLOSED_FORM,
+  BLORC_PROGRESS_GRADIENT
+} blorc_progress;
+
+typedef struct blorc_backend_ops {
+  const char *name;
+  blorc_status (*init)(blorc_backend *b, blorc_error *err);
+  void (*destroy)(blorc_backend *b);
+  blorc_status (*set_data)(blorc_backend *b, const double *X, const double *Y, blorc_error *err);
+  blorc_status (*select)(blorc_backend *b, const size_t *idx, blorc_error *err);
+  blorc_status (*factor)(blorc_backend *b, blorc_error *err);
+  blorc_status (*admm)(blorc_backend *b, const blorc_admm_opts *opts, blorc_admm_stats *stats,
+                       blorc_error *err);
+  blorc_status (*signs)(blorc_backend *b, double gamma, blorc_error *err);
+  blorc_status (*svd)(blorc_backend *b, double rel_tol, blorc_error *err);
+  blorc_status (*closed_form)(blorc_backend *b, blorc_error *err);
+  blorc_status (*gradient)(blorc_backend *b, double *loss, blorc_error *err);
+  blorc_status (*read)(const blorc_backend *b, blorc_buffer which, double *dst, blorc_error *err);
+  blorc_status (*write)(blorc_backend *b, blorc_buffer which, const double *src, blorc_error *err);
+} blorc_backend_ops;
+
+struct blorc_backend {
+  const blorc_backend_ops *ops;
+  void *impl;    /* the backend's own state */
+  int n, k, cap; /* signal length, rows of W, largest batch */
+  int kn;        /* min(k, n): singular values per sample */
+  size_t N;      /* data-set size (0 before set_data) */
+  int has_clean; /* set_data got clean signals */
+  int B;         /* current batch size */
+  double rho;    /* penalty of the current factorisation */
+  int factored;  /* factor has run for the current W */
+  blorc_progress progress;
+};
+
+extern const blorc_backend_ops blorc_cpu_ops;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

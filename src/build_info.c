@@ -1,0 +1,29 @@
+/* Version and build description. */
+#include <stdio.h>
+
+#include "blorc/blorc.h"
+
+#ifndef BLORC_VERSION
+#define BLORC_VERSION "unknown"
+#endif
+#ifndef BLORC_BLAS_NAME
+#define BLORC_BLAS_NAME "BLAS"
+#endif
+
+const char *blorc_version(void) {
+  return BLORC_VERSION;
+}
+
+const char *blorc_build_info(void) {
+#ifdef BLORC_WITH_CUDA
+  return "CUDA on (architectures " BLORC_CUDA_ARCHS "), BLAS " BLORC_BLAS_NAME ", LAPACKE";
+#else
+  return "CUDA off (CPU fallback), BLAS " BLORC_BLAS_NAME ", LAPACKE";
+#endif
+}
+
+#ifndef BLORC_WITH_CUDA
+int blorc_cuda_available(void) {
+  return 0;
+}
+#endif

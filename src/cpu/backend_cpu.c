@@ -1,0 +1,209 @@
+/* The CPU backend: allocation, data set and batch gathering, buffer access, and the function
+ * table that plugs the stage files (factor.c ... gradient.c) into the dispatcher. */
+#include <lapacke.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_backend.h"
+
+static void cpu_destroy(blorc_backend *b) {
+  cpu_state *c = cpu_of(b);
+  if (!c) return;
+  double **bufs[] = {&c->Xall, &c->Yall,  &c->Zall, &c->Lall, &c->W,  &c->L,  &c->K,      &c->Y,
+                     &c->X,    &c->ynorm, &c->Z,    &c->U,    &c->C,  &c->Xa, &c->V,      &c->D,
+                     &c->R,    &c->T,     &c->r2,   &c->S,    &c->sv, &c->Vs, &c->Xs,     &c->A,
+                     &c->Bv,   &c->H,     &c->loss, &c->G,    &c->Wq, &c->Wg, &c->scratch};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
+  free(c->idx);
+  free(c->iters);
+  free(c->pos);
+  free(c->rank);
+  free(c);
+  b->impl = NULL;
+}
+
+static double *zalloc(size_t count, int *ok) {
+  double *p = calloc(count ? count : 1, sizeof(double));
+  if (!p) *ok = 0;
+  return p;
+}
+
+static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
+  cpu_state *c = calloc(1, sizeof *c);
+  if (!c) return blorc_fail(err, BLORC_ENOMEM, "out of host memory for the CPU backend");
+  b->impl = c;
+  size_t n = (size_t)b->n, k = (size_t)b->k, cap = (size_t)b->cap, kn = (size_t)b->kn;
+  int ok = 1;
+  c->W = zalloc(n * k, &ok);
+  c->L = zalloc(n * n, &ok);
+  c->K = zalloc(n * k, &ok);
+  c->Y = zalloc(n * cap, &ok);
+  c->X = zalloc(n * cap, &ok);
+  c->ynorm = zalloc(cap, &ok);
+  c->Z = zalloc(k * cap, &ok);
+  c->U = zalloc(k * cap, &ok);
+  c->C = zalloc(n * cap, &ok);
+  c->Xa = zalloc(n * cap, &ok);
+  c->V = zalloc(k * cap, &ok);
+  c->D = zalloc(k * cap, &ok);
+  c->T = zalloc(k * cap, &ok);
+  c->R = zalloc(n * cap, &ok);
+  c->r2 = zalloc(cap, &ok);
+  c->S = zalloc(k * cap, &ok);
+  c->sv = zalloc(kn * cap, &ok);
+  c->Vs = zalloc(n * kn * cap, &ok);
+  c->Xs = zalloc(n * cap, &ok);
+  c->A = zalloc(k * cap, &ok);
+  c->Bv = zalloc(k * cap, &ok);
+  c->H = zalloc(n * cap, &ok);
+  c->Wq = zalloc(n * cap, &ok);
+  c->Wg = zalloc(n * cap, &ok);
+  c->loss = zalloc(cap, &ok);
+  c->G = zalloc(n * k, &ok);
+  c->idx = calloc(cap, sizeof *c->idx);
+  c->iters = calloc(cap, sizeof *c->iters);
+  c->pos = calloc(cap, sizeof *c->pos);
+  c->rank = calloc(cap, sizeof *c->rank);
+  if (!c->idx || !c->iters || !c->pos || !c->rank) ok = 0;
+  if (ok) {
+    /* SVD scratch per thread: the compacted W0m^T (n x k), dgesdd's U^T (kn x k), its
+     * workspace and integer workspace (8 kn, stored in doubles). */
+    /* Packed W0^T has n rows and k0 <= k columns; take the largest workspace over k0. */
+    size_t lwork = 1;
+    for (lapack_int k0 = 1; k0 <= (lapack_int)k; k0++) {
+      double q = 0;
+      lapack_int m0 = k0 < (lapack_int)n ? k0 : (lapack_int)n;
+      lapack_int info =
+          LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', (lapack_int)n, k0, NULL, (lapack_int)n, NULL,
+                              NULL, (lapack_int)n, NULL, m0, &q, -1, NULL);
+      if (info != 0) {
+        cpu_destroy(b);
+        return blorc_fail(err, BLORC_ENUMERIC, "dgesdd workspace query: info %d", (int)info);
+      }
+      if ((size_t)q + 1 > lwork) lwork = (size_t)q + 1;
+    }
+    c->svd_lwork = lwork;
+    c->nthreads = omp_get_max_threads();
+    c->scratch_per_thread = n * k + kn * k + c->svd_lwork + 8 * kn;
+    c->scratch = malloc(c->scratch_per_thread * (size_t)c->nthreads * sizeof(double));
+    if (!c->scratch) ok = 0;
+  }
+  if (!ok) {
+    cpu_destroy(b);
+    return blorc_fail(err, BLORC_ENOMEM,
+                      "out of host memory for n=%d k=%d batch=%d on the CPU backend", b->n, b->k,
+                      b->cap);
+  }
+  return BLORC_OK;
+}
+
+static blorc_status cpu_set_data(blorc_backend *b, const double *X, const double *Y,
+                                 blorc_error *err) {
+  cpu_state *c = cpu_of(b);
+  size_t nN = (size_t)b->n * b->N, kN = (size_t)b->k * b->N;
+  double *nx = X ? malloc(nN * sizeof(double)) : NULL;
+  double *ny = malloc(nN * sizeof(double));
+  double *nz = calloc(kN, sizeof(double));
+  double *nl = calloc(kN, sizeof(double));
+  if ((X && !nx) || !ny || !nz || !nl) {
+    free(nx), free(ny), free(nz), free(nl);
+    return blorc_fail(err, BLORC_ENOMEM, "out of host memory for a data set of %zu signals", b->N);
+  }
+  if (X) memcpy(nx, X, nN * sizeof(double));
+  memcpy(ny, Y, nN * sizeof(double));
+  free(c->Xall), free(c->Yall), free(c->Zall), free(c->Lall);
+  c->Xall = nx, c->Yall = ny, c->Zall = nz, c->Lall = nl;
+  return BLORC_OK;
+}
+
+static blorc_status cpu_select(blorc_backend *b, const size_t *idx, blorc_error *err) {
+  (void)err;
+  cpu_state *c = cpu_of(b);
+  size_t n = (size_t)b->n, k = (size_t)b->k;
+  for (int j = 0; j < b->B; j++) {
+    size_t t = idx[j];
+    c->idx[j] = t;
+    memcpy(c->Y + j * n, c->Yall + t * n, n * sizeof(double));
+    if (c->Xall) memcpy(c->X + j * n, c->Xall + t * n, n * sizeof(double));
+    memcpy(c->Z + j * k, c->Zall + t * k, k * sizeof(double));
+    memcpy(c->U + j * k, c->Lall + t * k, k * sizeof(double)); /* unscaled until admm */
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += c->Y[j * n + i] * c->Y[j * n + i];
+    c->ynorm[j] = sqrt(s);
+  }
+  return BLORC_OK;
+}
+
+/* P_N = I - V_r V_r^T for each sample of the batch, written sample by sample. */
+static void write_projectors(const blorc_backend *b, double *dst) {
+  const cpu_state *c = cpu_of(b);
+  int n = b->n, kn = b->kn;
+  for (int j = 0; j < b->B; j++) {
+    double *P = dst + (size_t)j * n * n;
+    const double *Vr = c->Vs + (size_t)j * n * kn;
+    for (int i = 0; i < n * n; i++) P[i] = 0;
+    for (int i = 0; i < n; i++) P[i * n + i] = 1;
+    if (c->rank[j] > 0)
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, n, c->rank[j], -1.0, Vr, n, Vr, n,
+                  1.0, P, n);
+  }
+}
+
+static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double *dst,
+                             blorc_error *err) {
+  const cpu_state *c = cpu_of(b);
+  size_t n = (size_t)b->n, k = (size_t)b->k, B = (size_t)b->B;
+  const double *src = NULL;
+  size_t count = blorc_buffer_size(b, which);
+  switch (which) {
+    case BLORC_BUF_W: src = c->W; break;
+    case BLORC_BUF_GRAD: src = c->G; break;
+    case BLORC_BUF_STATE_Z: src = c->Zall; break;
+    case BLORC_BUF_STATE_LAMBDA: src = c->Lall; break;
+    case BLORC_BUF_X_ADMM: src = c->Xa; break;
+    case BLORC_BUF_SIGN: src = c->S; break;
+    case BLORC_BUF_SV: src = c->sv; break;
+    case BLORC_BUF_XSTAR: src = c->Xs; break;
+    case BLORC_BUF_A: src = c->A; break;
+    case BLORC_BUF_B: src = c->Bv; break;
+    case BLORC_BUF_H: src = c->H; break;
+    case BLORC_BUF_LOSS: src = c->loss; break;
+    case BLORC_BUF_ITERS:
+      for (size_t j = 0; j < B; j++) dst[j] = c->iters[j];
+      return BLORC_OK;
+    case BLORC_BUF_RANK:
+      for (size_t j = 0; j < B; j++) dst[j] = c->rank[j];
+      return BLORC_OK;
+    case BLORC_BUF_PN: write_projectors(b, dst); return BLORC_OK;
+  }
+  (void)n, (void)k;
+  if (!src) return blorc_fail(err, BLORC_EINVAL, "read: unknown buffer %d", (int)which);
+  memcpy(dst, src, count * sizeof(double));
+  return BLORC_OK;
+}
+
+static blorc_status cpu_write(blorc_backend *b, blorc_buffer which, const double *src,
+                              blorc_error *err) {
+  cpu_state *c = cpu_of(b);
+  double *dst = which == BLORC_BUF_W ? c->W : which == BLORC_BUF_STATE_Z ? c->Zall : c->Lall;
+  if (!dst) return blorc_fail(err, BLORC_EINVAL, "write: no data set for the warm-start state");
+  memcpy(dst, src, blorc_buffer_size(b, which) * sizeof(double));
+  return BLORC_OK;
+}
+
+const blorc_backend_ops blorc_cpu_ops = {
+    .name = "cpu",
+    .init = cpu_init,
+    .destroy = cpu_destroy,
+    .set_data = cpu_set_data,
+    .select = cpu_select,
+    .factor = cpu_factor,
+    .admm = cpu_admm,
+    .signs = cpu_signs,
+    .svd = cpu_svd,
+    .closed_form = cpu_closed_form,
+    .gradient = cpu_gradient,
+    .read = cpu_read,
+    .write = cpu_write,
+};

@@ -1,0 +1,65 @@
+/* Stage 5: the closed form given the sign pattern (design.md section 3):
+ *   q = y - W^T s,  x* = P_N q,  a = (W0m^+)^T q,  and with g = x* - x:  h = P_N g,
+ *   b = (W0m^+)^T g,  loss = 1/2 ||g||^2.
+ * (W0m^+)^T = W0m V_r S_r^-2 V_r^T, so per sample only r-vectors are formed; the two
+ * products with W0m run as GEMMs over the batch. */
+#include <omp.h>
+#include <string.h>
+
+#include "cpu_backend.h"
+
+/* v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v (the original v); coef: r scratch. */
+static void project(int n, int r, const double *Vr, const double *sv, double *v, double *w,
+                    double *coef) {
+  if (r == 0) {
+    memset(w, 0, (size_t)n * sizeof(double));
+    return;
+  }
+  cblas_dgemv(CblasColMajor, CblasTrans, n, r, 1.0, Vr, n, v, 1, 0.0, coef, 1);
+  cblas_dgemv(CblasColMajor, CblasNoTrans, n, r, -1.0, Vr, n, coef, 1, 1.0, v, 1);
+  for (int i = 0; i < r; i++) coef[i] /= sv[i] * sv[i];
+  cblas_dgemv(CblasColMajor, CblasNoTrans, n, r, 1.0, Vr, n, coef, 1, 0.0, w, 1);
+}
+
+/* out = mask0 .* (W w) for the batch: rows with s != 0 are not rows of W0m. */
+static void masked_w_times(const cpu_state *c, int n, int k, int B, const double *w, double *out) {
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, c->W, n, w, n, 0.0, out, k);
+  size_t kB = (size_t)k * B;
+  for (size_t i = 0; i < kB; i++)
+    if (c->S[i] != 0.0) out[i] = 0.0;
+}
+
+blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
+  (void)err;
+  cpu_state *c = cpu_of(b);
+  int n = b->n, k = b->k, kn = b->kn, B = b->B, clean = b->has_clean;
+  /* q = y - W^T s for the whole batch. */
+  memcpy(c->Xs, c->Y, (size_t)n * B * sizeof(double));
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, B, k, -1.0, c->W, n, c->S, k, 1.0,
+              c->Xs, n);
+#pragma omp parallel num_threads(c->nthreads)
+  {
+    double *coef = c->scratch + c->scratch_per_thread * (size_t)omp_get_thread_num();
+#pragma omp for schedule(static)
+    for (int j = 0; j < B; j++) {
+      const double *Vr = c->Vs + (size_t)j * n * kn;
+      const double *sv = c->sv + (size_t)j * kn;
+      int r = c->rank[j];
+      double *xs = c->Xs + (size_t)j * n;
+      project(n, r, Vr, sv, xs, c->Wq + (size_t)j * n, coef);
+      if (!clean) continue;
+      double *h = c->H + (size_t)j * n;
+      const double *x = c->X + (size_t)j * n;
+      double l = 0;
+      for (int i = 0; i < n; i++) {
+        h[i] = xs[i] - x[i];
+        l += h[i] * h[i];
+      }
+      c->loss[j] = 0.5 * l;
+      project(n, r, Vr, sv, h, c->Wg + (size_t)j * n, coef);
+    }
+  }
+  masked_w_times(c, n, k, B, c->Wq, c->A);
+  if (clean) masked_w_times(c, n, k, B, c->Wg, c->Bv);
+  return BLORC_OK;
+}

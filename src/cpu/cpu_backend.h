@@ -1,0 +1,56 @@
+/* Internal: state of the CPU backend and its stage functions, one file per stage. All
+ * matrices are column-major; a batch is n x B (one column a sample). */
+#ifndef BLORC_CPU_BACKEND_H
+#define BLORC_CPU_BACKEND_H
+
+#include <cblas.h>
+#include <math.h>
+
+#include "../backend_impl.h"
+
+typedef struct cpu_state {
+  /* data set and persistent warm-start state */
+  double *Xall, *Yall; /* n x N (Xall NULL without clean signals) */
+  double *Zall, *Lall; /* k x N: z and the unscaled dual lambda = rho u */
+  size_t *idx;         /* cap: data-set index of each batch column */
+  /* transform and factorisation (stage 1) */
+  double *W; /* n x k: W^T column-major, i.e. W row-major */
+  double *L; /* n x n Cholesky factor of I + rho W^T W (lower) */
+  double *K; /* n x k: rho (I + rho W^T W)^{-1} W^T */
+  /* batch (stage 2) */
+  double *Y, *X;     /* n x cap */
+  double *ynorm;     /* cap */
+  double *Z, *U;     /* k x cap */
+  double *C;         /* n x cap: (I + rho W^T W)^{-1} y */
+  double *Xa;        /* n x cap: ADMM x */
+  double *V, *D, *T; /* k x cap: W x; z change; z - u */
+  double *R;         /* n x cap: W^T dz */
+  double *r2;        /* cap: squared primal residual */
+  int *iters, *pos;  /* cap: iterations per sample; active-set permutation */
+  /* stages 3-5 */
+  double *S;               /* k x cap signs */
+  double *sv;              /* kn x cap singular values */
+  double *Vs;              /* (n x kn) x cap: right singular vectors of W0m, columns */
+  int *rank;               /* cap */
+  double *Xs, *A, *Bv, *H; /* n, k, k, n x cap */
+  double *Wq, *Wg;         /* n x cap: V_r S_r^-2 V_r^T q and the same of g */
+  double *loss;            /* cap */
+  double *G;               /* n x k gradient (G row-major k x n) */
+  double *scratch;         /* per-thread scratch for the SVD stage */
+  size_t scratch_per_thread, svd_lwork;
+  int nthreads;
+} cpu_state;
+
+static inline cpu_state *cpu_of(const blorc_backend *b) {
+  return (cpu_state *)b->impl;
+}
+
+blorc_status cpu_factor(blorc_backend *b, blorc_error *err);
+blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *opts, blorc_admm_stats *stats,
+                      blorc_error *err);
+blorc_status cpu_signs(blorc_backend *b, double gamma, blorc_error *err);
+blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err);
+blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err);
+blorc_status cpu_gradient(blorc_backend *b, double *loss, blorc_error *err);
+
+#endif

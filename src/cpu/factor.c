@@ -1,0 +1,25 @@
+/* Stage 1: Cholesky factor of I + rho W^T W, and K = rho (I + rho W^T W)^{-1} W^T, so each
+ * ADMM x-update is one GEMM: x = C + K (z - u) with C = (I + rho W^T W)^{-1} y. */
+#include <lapacke.h>
+#include <string.h>
+
+#include "cpu_backend.h"
+
+blorc_status cpu_factor(blorc_backend *b, blorc_error *err) {
+  cpu_state *c = cpu_of(b);
+  int n = b->n, k = b->k;
+  double rho = b->rho;
+  /* W^T W = Wt Wt^T with Wt the n x k column-major storage of W. */
+  cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, n, k, rho, c->W, n, 0.0, c->L, n);
+  for (int i = 0; i < n; i++) c->L[i * n + i] += 1.0;
+  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', n, c->L, n);
+  if (info != 0)
+    return blorc_fail(err, BLORC_ENUMERIC,
+                      "factor: Cholesky of I + rho W^T W failed (dpotrf info %d, rho %g); W "
+                      "probably holds huge values",
+                      (int)info, rho);
+  for (size_t i = 0; i < (size_t)n * k; i++) c->K[i] = rho * c->W[i];
+  info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', n, k, c->L, n, c->K, n);
+  if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "factor: dpotrs info %d", (int)info);
+  return BLORC_OK;
+}
