@@ -53,3 +53,48 @@ blorc_status blorc_generate(blorc_data_kind kind, int n, size_t count, double si
   free(D), free(c);
   return BLORC_OK;
 }
+
+enum { STRIPE_IMAGE = 256, STRIPE_PERIOD = 16, STRIPE_STRIDE = 7 };
+
+static size_t patches_per_side(int side) {
+  return side < 1 || side > STRIPE_IMAGE ? 0 : (size_t)(STRIPE_IMAGE - side) / STRIPE_STRIDE + 1;
+}
+
+size_t blorc_stripes_count(int side) {
+  size_t p = patches_per_side(side);
+  return 2 * p * p;
+}
+
+blorc_status blorc_generate_stripes(int side, double sigma, blorc_rng *rng, double *clean,
+                                    double *noisy, blorc_error *err) {
+  size_t p = patches_per_side(side);
+  if (p == 0 || !(sigma >= 0))
+    return blorc_fail(err, BLORC_EINVAL,
+                      "stripes: patch side %d and sigma %g, expected 1..%d and >= 0", side, sigma,
+                      STRIPE_IMAGE);
+  const size_t S = STRIPE_IMAGE;
+  double *img = malloc(S * S * sizeof(double)), *nimg = malloc(S * S * sizeof(double));
+  if (!img || !nimg) {
+    free(img), free(nimg);
+    return blorc_fail(err, BLORC_ENOMEM, "stripes: out of memory for the images");
+  }
+  size_t n = (size_t)side * side, t = 0;
+  for (int which = 0; which < 2; which++) {
+    for (size_t r = 0; r < S; r++)
+      for (size_t c = 0; c < S; c++) {
+        size_t phase = which == 0 ? c : r + c; /* vertical, then diagonal */
+        img[r * S + c] = (phase / STRIPE_PERIOD) % 2 ? 1.0 : 0.0;
+        nimg[r * S + c] = img[r * S + c] + sigma * blorc_rng_normal(rng);
+      }
+    for (size_t pr = 0; pr < p; pr++)
+      for (size_t pc = 0; pc < p; pc++, t++)
+        for (int i = 0; i < side; i++)
+          for (int j = 0; j < side; j++) {
+            size_t src = (pr * STRIPE_STRIDE + i) * S + pc * STRIPE_STRIDE + j;
+            clean[t * n + (size_t)i * side + j] = img[src];
+            noisy[t * n + (size_t)i * side + j] = nimg[src];
+          }
+  }
+  free(img), free(nimg);
+  return BLORC_OK;
+}

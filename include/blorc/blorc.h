@@ -3,11 +3,16 @@
 #define BLORC_BLORC_H
 
 #include "blorc/backend.h"
+#include "blorc/config.h"
 #include "blorc/data.h"
+#include "blorc/denoise.h"
 #include "blorc/elementwise.h"
 #include "blorc/error.h"
+#include "blorc/evaluate.h"
+#include "blorc/image.h"
 #include "blorc/npy.h"
 #include "blorc/rng.h"
+#include "blorc/train.h"
 #include "blorc/transforms.h"
 
 #ifdef __cplusplus

@@ -25,6 +25,14 @@ typedef enum blorc_data_kind {
 blorc_status blorc_generate(blorc_data_kind kind, int n, size_t count, double sigma, blorc_rng *rng,
                             double *clean, double *noisy, blorc_error *err);
 
+/* The paper's 2D experiment: two 256 x 256 images, vertical stripes and diagonal stripes
+ * (period 16 pixels, values 0 and 1), noise sigma added to each image, then every side x side
+ * patch at stride 7 from both (clean and noisy alike), vectorised row by row (n = side^2).
+ * blorc_stripes_count gives the number of patches; clean and noisy hold count * n each. */
+size_t blorc_stripes_count(int side);
+blorc_status blorc_generate_stripes(int side, double sigma, blorc_rng *rng, double *clean,
+                                    double *noisy, blorc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,12 @@ blorc_status cpu_factor(blorc_backend *b, blorc_error *err) {
   /* W^T W = Wt Wt^T with Wt the n x k column-major storage of W. */
   cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, n, k, rho, c->W, n, 0.0, c->L, n);
   for (int i = 0; i < n; i++) c->L[i * n + i] += 1.0;
+  /* A diverged W overflows W^T W before the Cholesky notices anything. */
+  for (int j = 0; j < n; j++)
+    for (int i = j; i < n; i++)
+      if (!isfinite(c->L[(size_t)j * n + i]))
+        return blorc_fail(err, BLORC_ENUMERIC,
+                          "factor: I + rho W^T W overflows (rho %g): W has grown too large", rho);
   lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', n, c->L, n);
   if (info != 0)
     return blorc_fail(err, BLORC_ENUMERIC,

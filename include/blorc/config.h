@@ -1,0 +1,63 @@
+/* Run configuration: INI files (parsed by inih) with sections [data], [model], [train] and
+ * [admm]; command-line flags override single keys through blorc_config_set. Unknown
+ * sections or keys and malformed values are errors naming the file, line, key and what was
+ * expected. */
+#ifndef BLORC_CONFIG_H
+#define BLORC_CONFIG_H
+
+#include <stdio.h>
+
+#include "blorc/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct blorc_config {
+  /* [data] */
+  char data_kind[16]; /* piecewise, dct, stripes, or files */
+  int n;              /* signal length (stripes: patch pixels, a square) */
+  long train;         /* training signals (generated, or the first rows of the files) */
+  long val;           /* validation signals held out for the per-epoch PSNR */
+  double sigma;       /* noise level of generated data */
+  long long data_seed;
+  char clean[512], noisy[512]; /* .npy files for kind = files */
+  /* [model] */
+  char init[512];    /* identity, tv, dct, tv2d, or a W.npy path */
+  double init_scale; /* factor on the initial transform */
+  /* [train] */
+  int epochs, batch;
+  double lr;
+  char optimizer[8]; /* sgd or adam */
+  double gamma;      /* sign threshold */
+  long long seed;    /* shuffling */
+  int checkpoint_every;
+  /* [admm] */
+  double rho, tol;
+  int max_iters, fixed, check_every;
+  double svd_tol;
+  char device[8]; /* cpu, cuda, auto */
+} blorc_config;
+
+/* The built-in default run: 1D piecewise constant, n = 64 (configs/default.ini holds the
+ * same values). */
+void blorc_config_defaults(blorc_config *c);
+
+/* Sets one key, "section.key" (e.g. "train.batch"), from text. `where` prefixes messages
+ * (a file:line or a flag name). Returns BLORC_EINVAL for an unknown key or a bad value. */
+blorc_status blorc_config_set(blorc_config *c, const char *key, const char *value,
+                              const char *where, blorc_error *err);
+
+/* Reads an INI file over the current values. */
+blorc_status blorc_config_load(blorc_config *c, const char *path, blorc_error *err);
+
+/* Checks ranges (positive batch, epochs, lr, ...); the message names the key. */
+blorc_status blorc_config_check(const blorc_config *c, blorc_error *err);
+
+/* Writes every key as INI text (loadable by blorc_config_load). */
+void blorc_config_write(const blorc_config *c, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

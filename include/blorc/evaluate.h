@@ -1,0 +1,44 @@
+/* Data-set level measures: the mean upper-level loss and its gradient over many pairs, mean
+ * PSNR of denoised signals, and tuning a baseline transform's scale. */
+#ifndef BLORC_EVALUATE_H
+#define BLORC_EVALUATE_H
+
+#include <stddef.h>
+
+#include "blorc/backend.h"
+#include "blorc/denoise.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Mean over the data-set samples idx[0..count) of 1/2||x* - x||^2 and, when G is not NULL,
+ * its gradient with respect to W (k x n), processed in batches of at most max_batch. The
+ * lower level is solved with o (ADMM, then the pattern read with threshold gamma). */
+blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
+                             const blorc_denoise_opts *o, double gamma, double *loss, double *G,
+                             blorc_error *err);
+
+typedef struct blorc_psnr_stats {
+  double mean, stderr_; /* mean PSNR (dB, peak 1) and its standard error */
+} blorc_psnr_stats;
+
+/* Denoises the N signals Y (N x n) with W (k x n) and compares with X: mean PSNR and
+ * standard error. Creates its own CPU or CUDA backend on `device`. */
+blorc_status blorc_eval_psnr(blorc_device device, const double *W, int k, int n, const double *X,
+                             const double *Y, size_t N, const blorc_denoise_opts *o,
+                             blorc_psnr_stats *out, blorc_error *err);
+
+/* PSNR statistics of Y itself against X (the noisy input). */
+blorc_psnr_stats blorc_psnr_of(const double *X, const double *Y, size_t N, int n);
+
+/* Scales the transform T (k x n) by beta chosen by golden-section search on log10(beta) in
+ * [-4, 2] (40 steps) to maximise mean PSNR on (X, Y); returns beta and that PSNR. */
+blorc_status blorc_tune_beta(blorc_device device, const double *T, int k, int n, const double *X,
+                             const double *Y, size_t N, const blorc_denoise_opts *o, double *beta,
+                             double *psnr, blorc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+/* The training driver: epochs, shuffling, minibatches through the backend stages, the W
+ * update, validation, checkpoints and the run directory (design.md section 5, host side). */
+#ifndef BLORC_TRAIN_H
+#define BLORC_TRAIN_H
+
+#include <stddef.h>
+
+#include "blorc/config.h"
+#include "blorc/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One row of log.csv. */
+typedef struct blorc_epoch_log {
+  int epoch, epochs;
+  double loss;            /* mean minibatch loss over the epoch */
+  double val_psnr;        /* mean PSNR (peak 1) of the denoised validation signals */
+  double seconds;         /* wall time of the epoch, validation included */
+  double samples_per_s;   /* training samples per second */
+  double mean_iters;      /* mean ADMM iterations per training sample */
+  double share_at_cap;    /* share of training samples that hit the ADMM cap */
+  long long sign_changes; /* sign-pattern entries that changed since the previous epoch,
+                             -1 in the first epoch of a run (nothing to compare with) */
+} blorc_epoch_log;
+
+/* What the caller is told while a run goes (the library itself never prints). */
+typedef struct blorc_train_hooks {
+  void (*on_start)(const char *what, void *user);           /* a line about the run */
+  void (*on_epoch)(const blorc_epoch_log *log, void *user); /* after each epoch */
+  void *user;
+} blorc_train_hooks;
+
+typedef struct blorc_train_result {
+  int epochs_run;          /* epochs trained in this call */
+  double noisy_psnr;       /* validation set, before denoising */
+  double initial_val_psnr; /* validation PSNR of the initial W (or the resumed one) */
+  double final_val_psnr;
+  double seconds;
+} blorc_train_result;
+
+/* Trains as configured, writing the run directory out_dir: config.ini, log.csv, W.npy,
+ * filters.png and checkpoints/ (every train.checkpoint_every epochs and at the end).
+ * resume: continue from out_dir's last checkpoint (cfg must be the run's config.ini, with at
+ * most train.epochs and admm.device changed). Otherwise out_dir must not hold a run unless
+ * force is set. Every file is written to a temporary name and renamed. A non-finite W stops
+ * the run with BLORC_ENUMERIC; the last checkpoint stays. hooks and result may be NULL. */
+blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resume, int force,
+                         const blorc_train_hooks *hooks, blorc_train_result *result,
+                         blorc_error *err);
+
+/* Builds the data set a config describes: N = train + val signals of length n (count x n,
+ * row-major, malloc'ed, caller frees). Generated data use data.seed; files are checked for
+ * shape, dtype, finiteness and agreement with data.n. */
+blorc_status blorc_dataset(const blorc_config *cfg, double **clean, double **noisy, size_t *N,
+                           blorc_error *err);
+
+/* Builds the initial W (k x n, malloc'ed, caller frees) from model.init and init_scale. */
+blorc_status blorc_initial_w(const blorc_config *cfg, double **W, int *k, blorc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

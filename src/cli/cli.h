@@ -1,0 +1,51 @@
+/* The blorc-gpu command line: one file per subcommand, shared helpers in common.c. Every
+ * failure prints one line "blorc-gpu CMD: message" on stderr and returns non-zero. */
+#ifndef BLORC_CLI_H
+#define BLORC_CLI_H
+
+#include <getopt.h>
+
+#include "blorc/blorc.h"
+
+int cmd_data(int argc, char **argv);
+int cmd_denoise(int argc, char **argv);
+int cmd_grad(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+
+/* Prints "blorc-gpu CMD: msg" and returns 1 (2 for usage errors: BLORC_EINVAL from flags). */
+int cli_fail(const char *cmd, const blorc_error *e);
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+
+/* getopt_long over argv with one-line errors for unknown flags and missing values.
+ * Returns the option value, -1 at the end, or '?' after printing the error. */
+int cli_getopt(const char *cmd, int argc, char **argv, const struct option *opts);
+
+/* Number parsing that names the flag in its error. Return 0 on success. */
+int cli_int(const char *cmd, const char *flag, const char *s, long long min, long long *out);
+int cli_double(const char *cmd, const char *flag, const char *s, double min_excl, double *out);
+
+/* Loads a 2-D float .npy of shape (rows, cols) with cols == want_cols (when > 0), finite.
+ * `what` names the flag in errors. */
+blorc_status cli_load_matrix(const char *what, const char *path, int want_cols, blorc_array *a,
+                             blorc_error *err);
+
+/* The solver flags shared by denoise, grad and eval: --tol, --max-iters, --rho, --device. */
+#define CLI_SOLVER_OPTIONS                                            \
+  {"tol", 1, 0, 't'}, {"max-iters", 1, 0, 'm'}, {"rho", 1, 0, 'r'}, { \
+    "device", 1, 0, 'd'                                               \
+  }
+/* Applies option opt (from CLI_SOLVER_OPTIONS) to o or *device: 1 when handled, 0 when opt
+ * is not a solver flag, -1 after printing a bad value. */
+int cli_solver_flag(const char *cmd, int opt, const char *arg, blorc_denoise_opts *o,
+                    const char **device);
+
+/* Loads clean and noisy signal pairs with n columns and the same number of rows. */
+blorc_status cli_load_pairs(const char *cflag, const char *cpath, const char *nflag,
+                            const char *npath, int n, blorc_array *X, blorc_array *Y,
+                            blorc_error *err);
+
+/* cpu, cuda or auto (cuda when this build has a usable device). */
+int cli_device(const char *cmd, const char *s, blorc_device *dev);
+
+#endif

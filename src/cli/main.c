@@ -1,0 +1,46 @@
+/* blorc-gpu: subcommand dispatch, --version and --help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+  const char *name;
+  int (*run)(int, char **);
+  const char *what;
+} COMMANDS[] = {
+    {"train", cmd_train, "learn W from clean/noisy pairs (default: the built-in 1D config)"},
+    {"denoise", cmd_denoise, "denoise signals with a transform W"},
+    {"grad", cmd_grad, "gradient of the mean denoising loss with respect to W"},
+    {"eval", cmd_eval, "PSNR of W against the noisy input and a tuned baseline"},
+    {"data", cmd_data, "generate the paper's synthetic signals"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: blorc-gpu COMMAND [FLAGS]   (blorc-gpu COMMAND --help for its flags)\n\n");
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+    fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].what);
+  fprintf(f, "\n  --version  version and build\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    printf("blorc-gpu %s (%s)\n", blorc_version(), blorc_build_info());
+    return 0;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+    if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+  fprintf(stderr,
+          "blorc-gpu: unknown command '%s', expected train, denoise, grad, eval or data (see "
+          "blorc-gpu --help)\n",
+          argv[1]);
+  return 2;
+}

@@ -1,0 +1,140 @@
+/* The data set and the initial W a run configuration describes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blorc/data.h"
+#include "blorc/npy.h"
+#include "blorc/train.h"
+#include "blorc/transforms.h"
+
+static blorc_status check_matrix(const char *what, const blorc_array *a, int n, blorc_error *err) {
+  if (a->ndim != 2)
+    return blorc_fail(err, BLORC_EFORMAT, "%s: 1-D array of %zu values, expected shape (N, %d)",
+                      what, a->rows, n);
+  if (n > 0 && (int)a->cols != n)
+    return blorc_fail(err, BLORC_EFORMAT, "%s: shape (%zu, %zu), expected (N, %d) with n = %d",
+                      what, a->rows, a->cols, n, n);
+  for (size_t i = 0; i < a->rows * a->cols; i++)
+    if (!isfinite(a->data[i]))
+      return blorc_fail(err, BLORC_EFORMAT, "%s: non-finite value at row %zu column %zu", what,
+                        i / a->cols, i % a->cols);
+  return BLORC_OK;
+}
+
+static blorc_status load_files(const blorc_config *c, size_t need, double **X, double **Y,
+                               blorc_error *err) {
+  blorc_array ax = {0}, ay = {0};
+  blorc_status st = blorc_npy_load(c->clean, &ax, err);
+  if (!st) st = check_matrix(c->clean, &ax, c->n, err);
+  if (!st) st = blorc_npy_load(c->noisy, &ay, err);
+  if (!st) st = check_matrix(c->noisy, &ay, c->n, err);
+  if (!st && ax.rows != ay.rows)
+    st = blorc_fail(err, BLORC_EFORMAT, "%s has %zu signals but %s has %zu: expected the same",
+                    c->clean, ax.rows, c->noisy, ay.rows);
+  if (!st && ax.rows < need)
+    st =
+        blorc_fail(err, BLORC_EINVAL, "%s: %zu signals, but data.train + data.val = %zu are needed",
+                   c->clean, ax.rows, need);
+  if (st) {
+    blorc_array_free(&ax), blorc_array_free(&ay);
+    return st;
+  }
+  *X = ax.data; /* the first `need` rows are used */
+  *Y = ay.data;
+  return BLORC_OK;
+}
+
+blorc_status blorc_dataset(const blorc_config *c, double **clean, double **noisy, size_t *N,
+                           blorc_error *err) {
+  *clean = *noisy = NULL;
+  size_t need = (size_t)c->train + (size_t)c->val;
+  *N = need;
+  if (strcmp(c->data_kind, "files") == 0) return load_files(c, need, clean, noisy, err);
+  blorc_rng rng;
+  blorc_rng_seed(&rng, (uint64_t)c->data_seed);
+  size_t n = (size_t)c->n, total = need;
+  int side = 0;
+  if (strcmp(c->data_kind, "stripes") == 0) {
+    side = (int)lround(sqrt((double)c->n));
+    if (side * side != c->n)
+      return blorc_fail(err, BLORC_EINVAL,
+                        "data.n = %d: stripes need a square patch size (64 = 8 x 8)", c->n);
+    total = blorc_stripes_count(side);
+    if (total < need)
+      return blorc_fail(
+          err, BLORC_EINVAL,
+          "data.train + data.val = %zu, but the stripe images give %zu patches of %d x %d", need,
+          total, side, side);
+  }
+  double *X = malloc(total * n * sizeof(double)), *Y = malloc(total * n * sizeof(double));
+  if (!X || !Y) {
+    free(X), free(Y);
+    return blorc_fail(err, BLORC_ENOMEM, "out of memory for %zu signals of length %zu", total, n);
+  }
+  blorc_status st;
+  if (side) {
+    st = blorc_generate_stripes(side, c->sigma, &rng, X, Y, err);
+    if (!st) { /* shuffle patches so both images appear in training and validation */
+      size_t *perm = malloc(total * sizeof(size_t));
+      double *tx = malloc(need * n * sizeof(double)), *ty = malloc(need * n * sizeof(double));
+      if (!perm || !tx || !ty) {
+        st = blorc_fail(err, BLORC_ENOMEM, "out of memory shuffling patches");
+      } else {
+        for (size_t i = 0; i < total; i++) perm[i] = i;
+        blorc_rng_shuffle(&rng, perm, total);
+        for (size_t i = 0; i < need; i++) {
+          memcpy(tx + i * n, X + perm[i] * n, n * sizeof(double));
+          memcpy(ty + i * n, Y + perm[i] * n, n * sizeof(double));
+        }
+        free(X), free(Y);
+        X = tx, Y = ty, tx = ty = NULL;
+      }
+      free(perm), free(tx), free(ty);
+    }
+  } else {
+    blorc_data_kind kind = strcmp(c->data_kind, "dct") == 0 ? BLORC_DATA_DCT : BLORC_DATA_PIECEWISE;
+    st = blorc_generate(kind, c->n, total, c->sigma, &rng, X, Y, err);
+  }
+  if (st) {
+    free(X), free(Y);
+    return st;
+  }
+  *clean = X, *noisy = Y;
+  return BLORC_OK;
+}
+
+blorc_status blorc_initial_w(const blorc_config *c, double **W, int *k, blorc_error *err) {
+  *W = NULL;
+  blorc_transform_kind kind;
+  size_t len = strlen(c->init);
+  if (len > 4 && strcmp(c->init + len - 4, ".npy") == 0) {
+    blorc_array a = {0};
+    blorc_status st = blorc_npy_load(c->init, &a, err);
+    if (!st && a.ndim != 2)
+      st = blorc_fail(err, BLORC_EFORMAT, "%s: 1-D array, expected W of shape (k, %d)", c->init,
+                      c->n);
+    if (!st && (int)a.cols != c->n)
+      st = blorc_fail(err, BLORC_EFORMAT,
+                      "%s: W has shape (%zu, %zu), expected (k, %d) to match n = %d", c->init,
+                      a.rows, a.cols, c->n, c->n);
+    if (!st) st = check_matrix(c->init, &a, c->n, err);
+    if (st) {
+      blorc_array_free(&a);
+      return st;
+    }
+    *k = (int)a.rows;
+    *W = a.data; /* a file is used as it is: init_scale applies to named transforms */
+    return BLORC_OK;
+  }
+  blorc_error e2;
+  if (blorc_transform_parse(c->init, &kind, &e2) != BLORC_OK)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "model.init = '%s': expected identity, tv, dct, tv2d or a .npy file",
+                      c->init);
+  blorc_status st = blorc_transform_rows(kind, c->n, k, err);
+  if (st) return st;
+  *W = malloc((size_t)*k * c->n * sizeof(double));
+  if (!*W) return blorc_fail(err, BLORC_ENOMEM, "out of memory for W");
+  return blorc_transform_fill(kind, c->n, c->init_scale, *W, err);
+}

@@ -1,0 +1,127 @@
+/* Data-set level measures: mean loss and gradient, PSNR, baseline scale tuning. */
+#include "blorc/evaluate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
+                             const blorc_denoise_opts *o, double gamma, double *loss, double *G,
+                             blorc_error *err) {
+  size_t kn = blorc_buffer_size(b, BLORC_BUF_W);
+  double *g = G ? malloc(kn * sizeof(double)) : NULL;
+  if (G && !g) return blorc_fail(err, BLORC_ENOMEM, "objective: out of memory");
+  if (G) memset(G, 0, kn * sizeof(double));
+  double sum = 0;
+  blorc_status st = BLORC_OK;
+  for (size_t start = 0; start < count; start += (size_t)max_batch) {
+    int B = (int)(count - start < (size_t)max_batch ? count - start : (size_t)max_batch);
+    double l;
+    if ((st = blorc_select(b, idx + start, B, err)) || (st = blorc_factor(b, o->rho, err)) ||
+        (st = blorc_admm(b, &o->admm, NULL, err)) || (st = blorc_signs(b, gamma, err)) ||
+        (st = blorc_svd(b, o->svd_tol, err)) || (st = blorc_closed_form(b, err)) ||
+        (st = blorc_gradient(b, &l, err)))
+      break;
+    sum += l * B; /* the backend reports batch means; weight them by batch size */
+    if (G) {
+      if ((st = blorc_read(b, BLORC_BUF_GRAD, g, kn, err))) break;
+      for (size_t i = 0; i < kn; i++) G[i] += g[i] * B / (double)count;
+    }
+  }
+  free(g);
+  if (!st) *loss = sum / (double)count;
+  return st;
+}
+
+blorc_psnr_stats blorc_psnr_of(const double *X, const double *Y, size_t N, int n) {
+  double s = 0, s2 = 0;
+  for (size_t j = 0; j < N; j++) {
+    double p = blorc_psnr(Y + j * n, X + j * n, n);
+    s += p, s2 += p * p;
+  }
+  blorc_psnr_stats r;
+  r.mean = s / (double)N;
+  double var = N > 1 ? (s2 - s * s / (double)N) / (double)(N - 1) : 0;
+  r.stderr_ = sqrt(fmax(var, 0) / (double)N);
+  return r;
+}
+
+/* A backend holding the data set, for repeated denoising with different W. */
+static blorc_status open_eval(blorc_device device, int k, int n, const double *Y, size_t N,
+                              blorc_backend **b, size_t **idx, double **out, blorc_error *err) {
+  int cap = N < 256 ? (int)N : 256;
+  blorc_status st = blorc_backend_create(device, n, k, cap, b, err);
+  if (st) return st;
+  if ((st = blorc_set_data(*b, N, NULL, Y, err))) return st;
+  *idx = malloc(N * sizeof(size_t));
+  *out = malloc(N * (size_t)n * sizeof(double));
+  if (!*idx || !*out)
+    return blorc_fail(err, BLORC_ENOMEM, "eval: out of memory for %zu signals", N);
+  for (size_t i = 0; i < N; i++) (*idx)[i] = i;
+  return BLORC_OK;
+}
+
+static blorc_status psnr_with(blorc_backend *b, const double *W, size_t kn, const size_t *idx,
+                              const double *X, double *out, size_t N, int n,
+                              const blorc_denoise_opts *o, blorc_psnr_stats *r, blorc_error *err) {
+  int cap = N < 256 ? (int)N : 256;
+  blorc_status st = blorc_write(b, BLORC_BUF_W, W, kn, err);
+  if (!st) st = blorc_denoise(b, cap, idx, N, o, out, NULL, err);
+  if (!st) *r = blorc_psnr_of(X, out, N, n);
+  return st;
+}
+
+blorc_status blorc_eval_psnr(blorc_device device, const double *W, int k, int n, const double *X,
+                             const double *Y, size_t N, const blorc_denoise_opts *o,
+                             blorc_psnr_stats *r, blorc_error *err) {
+  blorc_backend *b = NULL;
+  size_t *idx = NULL;
+  double *out = NULL;
+  blorc_status st = open_eval(device, k, n, Y, N, &b, &idx, &out, err);
+  if (!st) st = psnr_with(b, W, (size_t)k * n, idx, X, out, N, n, o, r, err);
+  blorc_backend_destroy(b);
+  free(idx), free(out);
+  return st;
+}
+
+/* Mean PSNR with W = 10^t T. */
+static blorc_status at_scale(blorc_backend *b, const double *T, double *W, size_t kn, double t,
+                             const size_t *idx, const double *X, double *out, size_t N, int n,
+                             const blorc_denoise_opts *o, double *psnr, blorc_error *err) {
+  for (size_t i = 0; i < kn; i++) W[i] = pow(10.0, t) * T[i];
+  blorc_psnr_stats r = {0, 0};
+  blorc_status st = psnr_with(b, W, kn, idx, X, out, N, n, o, &r, err);
+  *psnr = r.mean;
+  return st;
+}
+
+blorc_status blorc_tune_beta(blorc_device device, const double *T, int k, int n, const double *X,
+                             const double *Y, size_t N, const blorc_denoise_opts *o, double *beta,
+                             double *psnr, blorc_error *err) {
+  blorc_backend *b = NULL;
+  size_t *idx = NULL, kn = (size_t)k * n;
+  double *out = NULL, *W = malloc(kn * sizeof(double));
+  blorc_status st = W ? open_eval(device, k, n, Y, N, &b, &idx, &out, err)
+                      : blorc_fail(err, BLORC_ENOMEM, "tune: out of memory");
+  /* Golden section on t = log10(beta): PSNR is unimodal in the scale in practice. */
+  const double phi = 0.5 * (sqrt(5.0) - 1.0);
+  double lo = -4, hi = 2, a = hi - phi * (hi - lo), c = lo + phi * (hi - lo), fa = 0, fc = 0;
+  if (!st) st = at_scale(b, T, W, kn, a, idx, X, out, N, n, o, &fa, err);
+  if (!st) st = at_scale(b, T, W, kn, c, idx, X, out, N, n, o, &fc, err);
+  for (int it = 0; it < 38 && !st; it++) {
+    if (fa > fc) { /* the maximum lies in [lo, c] */
+      hi = c, c = a, fc = fa, a = hi - phi * (hi - lo);
+      st = at_scale(b, T, W, kn, a, idx, X, out, N, n, o, &fa, err);
+    } else {
+      lo = a, a = c, fa = fc, c = lo + phi * (hi - lo);
+      st = at_scale(b, T, W, kn, c, idx, X, out, N, n, o, &fc, err);
+    }
+  }
+  if (!st) {
+    *beta = pow(10.0, fa > fc ? a : c);
+    *psnr = fa > fc ? fa : fc;
+  }
+  blorc_backend_destroy(b);
+  free(idx), free(out), free(W);
+  return st;
+}

@@ -1,0 +1,93 @@
+/* File-system helpers: atomic writes, directory trees. */
+#define _XOPEN_SOURCE 700
+#include "fsutil.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int blorc_path(char *out, size_t cap, const char *dir, const char *name) {
+  int len = snprintf(out, cap, "%s/%s", dir, name);
+  return len >= 0 && (size_t)len < cap;
+}
+
+int blorc_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+blorc_status blorc_mkdirs(const char *dir, blorc_error *err) {
+  char buf[4096];
+  if (strlen(dir) >= sizeof buf) return blorc_fail(err, BLORC_EINVAL, "%s: path too long", dir);
+  strcpy(buf, dir);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+      return blorc_fail(err, BLORC_EIO, "%s: cannot create directory (%s)", buf, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+    return blorc_fail(err, BLORC_EIO, "%s: cannot create directory (%s)", buf, strerror(errno));
+  struct stat st;
+  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+    return blorc_fail(err, BLORC_EIO, "%s: exists and is not a directory", buf);
+  return BLORC_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+void blorc_remove_tree(const char *dir) {
+  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+blorc_status blorc_write_atomic(const char *path, const char *data, size_t len, blorc_error *err) {
+  size_t plen = strlen(path) + 16;
+  char *tmp = malloc(plen);
+  if (!tmp) return blorc_fail(err, BLORC_ENOMEM, "%s: out of memory", path);
+  snprintf(tmp, plen, "%s.tmp.XXXXXX", path);
+  int fd = mkstemp(tmp);
+  blorc_status st = BLORC_OK;
+  if (fd < 0) {
+    st = blorc_fail(err, BLORC_EIO, "%s: cannot create a temporary file (%s)", path,
+                    strerror(errno));
+  } else {
+    int ok = write(fd, data, len) == (ssize_t)len;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+      st = blorc_fail(err, BLORC_EIO, "%s: write failed (%s)", path, strerror(errno));
+      unlink(tmp);
+    }
+  }
+  free(tmp);
+  return st;
+}
+
+blorc_status blorc_read_text(const char *path, char **out, blorc_error *err) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return blorc_fail(err, BLORC_EIO, "%s: cannot open (%s)", path, strerror(errno));
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    size_t got = fread(buf + len, 1, cap - len - 1, f);
+    len += got;
+    if (len + 1 < cap) break;
+    char *nb = realloc(buf, cap *= 2);
+    if (!nb) free(buf);
+    buf = nb;
+  }
+  fclose(f);
+  if (!buf) return blorc_fail(err, BLORC_ENOMEM, "%s: out of memory", path);
+  buf[len] = '\0';
+  *out = buf;
+  return BLORC_OK;
+}

@@ -1,0 +1,21 @@
+/* Internal: small file-system helpers for run directories. */
+#ifndef BLORC_FSUTIL_H
+#define BLORC_FSUTIL_H
+
+#include <stddef.h>
+
+#include "blorc/error.h"
+
+/* dir + "/" + name into out (size cap); returns 0 when it did not fit. */
+int blorc_path(char *out, size_t cap, const char *dir, const char *name);
+int blorc_exists(const char *path);
+/* Creates dir and its parents (like mkdir -p). */
+blorc_status blorc_mkdirs(const char *dir, blorc_error *err);
+/* Removes a directory tree (files and subdirectories). Missing is not an error. */
+void blorc_remove_tree(const char *dir);
+/* Writes len bytes to a temporary file beside path, then renames it over path. */
+blorc_status blorc_write_atomic(const char *path, const char *data, size_t len, blorc_error *err);
+/* Reads a whole (small) file into a malloc'ed NUL-terminated buffer. */
+blorc_status blorc_read_text(const char *path, char **out, blorc_error *err);
+
+#endif

@@ -1,0 +1,347 @@
+/* The training driver (host side of design.md section 5): epochs, shuffling, minibatches
+ * through the backend's stages, the W update, validation, logging and checkpoints. */
+#define _POSIX_C_SOURCE 200809L
+#include "blorc/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blorc/backend.h"
+#include "blorc/denoise.h"
+#include "blorc/image.h"
+#include "blorc/npy.h"
+#include "checkpoint.h"
+#include "fsutil.h"
+#include "optimizer.h"
+
+static const char LOG_HEADER[] =
+    "epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_changes\n";
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Everything a run holds; freed in one place. */
+typedef struct run {
+  const blorc_config *cfg;
+  const char *dir;
+  int n, k;
+  size_t N, Ntr, Nval;
+  double *X, *Y, *W, *Wn, *G, *xval, *sbuf;
+  size_t *perm, *vidx;
+  blorc_backend *b;
+  blorc_optimizer opt;
+  blorc_checkpoint ck; /* arrays used as the signs store and for saving */
+  char *log;
+  size_t log_len, log_cap;
+} run;
+
+static void run_free(run *r) {
+  free(r->X), free(r->Y), free(r->W), free(r->Wn), free(r->G), free(r->xval), free(r->sbuf);
+  free(r->perm), free(r->vidx), free(r->log);
+  free(r->ck.Z), free(r->ck.L), free(r->ck.signs);
+  blorc_optimizer_free(&r->opt);
+  blorc_backend_destroy(r->b);
+}
+
+static blorc_status log_append(run *r, const char *text, blorc_error *err) {
+  size_t len = strlen(text);
+  if (r->log_len + len + 1 > r->log_cap) {
+    size_t cap = (r->log_cap + len + 1) * 2;
+    char *p = realloc(r->log, cap);
+    if (!p) return blorc_fail(err, BLORC_ENOMEM, "out of memory for the log");
+    r->log = p, r->log_cap = cap;
+  }
+  memcpy(r->log + r->log_len, text, len + 1);
+  r->log_len += len;
+  return BLORC_OK;
+}
+
+/* On resume: keep the rows of log.csv up to the checkpoint's epoch. */
+static blorc_status log_restore(run *r, int epoch, blorc_error *err) {
+  char path[4200], *old = NULL;
+  blorc_path(path, sizeof path, r->dir, "log.csv");
+  blorc_status st = log_append(r, LOG_HEADER, err);
+  if (st || blorc_read_text(path, &old, NULL) != BLORC_OK) return st;
+  char *line = strchr(old, '\n');
+  while (line && line[1]) {
+    char *next = strchr(line + 1, '\n');
+    if (!next) break;
+    if (atoi(line + 1) > epoch) break;
+    char save = next[1];
+    next[1] = '\0';
+    st = log_append(r, line + 1, err);
+    next[1] = save;
+    if (st) break;
+    line = next;
+  }
+  free(old);
+  return st;
+}
+
+static blorc_status write_file(run *r, const char *name, const char *text, blorc_error *err) {
+  char path[4200];
+  if (!blorc_path(path, sizeof path, r->dir, name))
+    return blorc_fail(err, BLORC_EINVAL, "%s: path too long", r->dir);
+  return blorc_write_atomic(path, text, strlen(text), err);
+}
+
+static blorc_status write_config(run *r, blorc_error *err) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) return blorc_fail(err, BLORC_ENOMEM, "out of memory for config.ini");
+  fprintf(f, "; blorc-gpu run configuration (resolved: defaults, file and flags)\n");
+  blorc_config_write(r->cfg, f);
+  fclose(f);
+  blorc_status st = write_file(r, "config.ini", buf, err);
+  free(buf);
+  return st;
+}
+
+static blorc_status validate(run *r, double *psnr, blorc_error *err) {
+  blorc_denoise_opts o = blorc_denoise_defaults();
+  o.rho = r->cfg->rho;
+  blorc_status st = blorc_denoise(r->b, r->cfg->batch, r->vidx, r->Nval, &o, r->xval, NULL, err);
+  if (st) return st;
+  double s = 0;
+  for (size_t j = 0; j < r->Nval; j++)
+    s += blorc_psnr(r->xval + j * r->n, r->X + r->vidx[j] * r->n, r->n);
+  *psnr = s / (double)r->Nval;
+  return BLORC_OK;
+}
+
+static blorc_status save_checkpoint(run *r, int epoch, blorc_error *err) {
+  blorc_checkpoint *c = &r->ck;
+  c->epoch = epoch;
+  c->adam_t = r->opt.t;
+  c->W = r->W, c->m = r->opt.m, c->v = r->opt.v;
+  blorc_status st;
+  if ((st = blorc_read(r->b, BLORC_BUF_STATE_Z, c->Z, r->N * r->k, err)) ||
+      (st = blorc_read(r->b, BLORC_BUF_STATE_LAMBDA, c->L, r->N * r->k, err)))
+    return st;
+  return blorc_checkpoint_save(r->dir, c, err);
+}
+
+static blorc_status write_outputs(run *r, blorc_error *err) {
+  char path[4200];
+  blorc_path(path, sizeof path, r->dir, "W.npy");
+  blorc_status st = blorc_npy_save(path, r->W, 2, (size_t)r->k, (size_t)r->n, err);
+  if (st) return st;
+  blorc_path(path, sizeof path, r->dir, "filters.png");
+  int side = (int)lround(sqrt((double)r->n));
+  int patches = strcmp(r->cfg->data_kind, "stripes") == 0 && side * side == r->n;
+  return blorc_write_filters_png(path, r->W, r->k, r->n, patches ? side : 0, err);
+}
+
+static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error *err) {
+  const char *dev = r->cfg->device;
+  int cap = r->cfg->batch;
+  blorc_status st;
+  if (strcmp(dev, "cpu") != 0 && (strcmp(dev, "cuda") == 0 || blorc_cuda_available())) {
+    st = blorc_backend_create(BLORC_DEVICE_CUDA, r->n, r->k, cap, &r->b, err);
+    if (st == BLORC_OK || strcmp(dev, "cuda") == 0) return st;
+    if (h && h->on_start) h->on_start("device auto: CUDA backend unavailable, using cpu", h->user);
+  }
+  return blorc_backend_create(BLORC_DEVICE_CPU, r->n, r->k, cap, &r->b, err);
+}
+
+/* One epoch over the training samples in a fresh shuffled order. */
+static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *err) {
+  const blorc_config *c = r->cfg;
+  double t0 = now_s();
+  for (size_t i = 0; i < r->Ntr; i++) r->perm[i] = i;
+  blorc_rng_shuffle(&r->ck.rng, r->perm, r->Ntr);
+  blorc_admm_opts ao = blorc_admm_defaults();
+  ao.tol = c->tol, ao.max_iters = c->max_iters, ao.fixed = c->fixed,
+  ao.check_every = c->check_every;
+  double loss_sum = 0;
+  long long iters = 0, at_cap = 0, changes = 0;
+  size_t kn = (size_t)r->k * r->n;
+  blorc_status st = BLORC_OK;
+  for (size_t start = 0; start < r->Ntr; start += (size_t)c->batch) {
+    int B = (int)(r->Ntr - start < (size_t)c->batch ? r->Ntr - start : (size_t)c->batch);
+    blorc_admm_stats as;
+    double loss;
+    if ((st = blorc_select(r->b, r->perm + start, B, err)) ||
+        (st = blorc_factor(r->b, c->rho, err)) || (st = blorc_admm(r->b, &ao, &as, err)) ||
+        (st = blorc_signs(r->b, c->gamma, err)) || (st = blorc_svd(r->b, c->svd_tol, err)) ||
+        (st = blorc_closed_form(r->b, err)) || (st = blorc_gradient(r->b, &loss, err)) ||
+        (st = blorc_read(r->b, BLORC_BUF_SIGN, r->sbuf, (size_t)B * r->k, err)) ||
+        (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err))) {
+      if (st == BLORC_ENUMERIC) { /* numerical trouble in a stage: W has diverged */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        blorc_fail(err, st,
+                   "W diverged at epoch %d, minibatch %zu (%s); lower train.lr (now %g). The "
+                   "last good checkpoint is kept in %s/checkpoints",
+                   lg->epoch, start / (size_t)c->batch + 1, msg, c->lr, r->dir);
+      }
+      return st;
+    }
+    for (int j = 0; j < B; j++) {
+      double *prev = r->ck.signs + r->perm[start + j] * r->k;
+      const double *now = r->sbuf + (size_t)j * r->k;
+      for (int i = 0; i < r->k; i++) {
+        changes += prev[i] != 2.0 && prev[i] != now[i];
+        prev[i] = now[i];
+      }
+    }
+    loss_sum += loss * B;
+    iters += as.iters_total;
+    at_cap += as.at_cap;
+    long bad = blorc_optimizer_step(&r->opt, r->W, r->G, r->Wn);
+    r->ck.step++;
+    if (bad >= 0)
+      return blorc_fail(err, BLORC_ENUMERIC,
+                        "W diverged at epoch %d, minibatch %zu (non-finite entry %ld, %ld); lower "
+                        "train.lr (now %g). The last good checkpoint is kept in %s/checkpoints",
+                        lg->epoch, start / (size_t)c->batch + 1, bad / r->n, bad % r->n, c->lr,
+                        r->dir);
+    memcpy(r->W, r->Wn, kn * sizeof(double));
+    if ((st = blorc_write(r->b, BLORC_BUF_W, r->W, kn, err))) return st;
+  }
+  double t1 = now_s();
+  if ((st = validate(r, &lg->val_psnr, err))) return st;
+  lg->loss = loss_sum / (double)r->Ntr;
+  lg->seconds = now_s() - t0;
+  lg->samples_per_s = (double)r->Ntr / (t1 - t0);
+  lg->mean_iters = (double)iters / (double)r->Ntr;
+  lg->share_at_cap = (double)at_cap / (double)r->Ntr;
+  lg->sign_changes = first ? -1 : changes;
+  return BLORC_OK;
+}
+
+static blorc_status prepare_dir(const char *dir, int resume, int force, blorc_error *err) {
+  char path[4200];
+  if (!blorc_path(path, sizeof path, dir, "config.ini"))
+    return blorc_fail(err, BLORC_EINVAL, "%s: path too long", dir);
+  if (!resume && !force && blorc_exists(path))
+    return blorc_fail(err, BLORC_EINVAL,
+                      "%s: already holds a run (config.ini); use --resume %s to continue it or "
+                      "--force to overwrite it",
+                      dir, dir);
+  if (resume && !blorc_exists(path))
+    return blorc_fail(err, BLORC_EINVAL, "%s: no run to resume (config.ini missing)", dir);
+  blorc_status st = blorc_mkdirs(dir, err);
+  if (st || resume || !force) return st;
+  blorc_path(path, sizeof path, dir, "checkpoints"); /* --force: an old run's checkpoints go */
+  blorc_remove_tree(path);
+  return BLORC_OK;
+}
+
+blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resume, int force,
+                         const blorc_train_hooks *h, blorc_train_result *result, blorc_error *err) {
+  blorc_train_result res_local;
+  if (!result) result = &res_local;
+  memset(result, 0, sizeof *result);
+  blorc_status st = blorc_config_check(cfg, err);
+  if (st) return st;
+  if (cfg->val < 1)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "config data.val = %ld, expected at least 1 validation signal", cfg->val);
+  run r = {0};
+  r.cfg = cfg, r.dir = out_dir;
+  r.n = cfg->n;
+  double t_start = now_s();
+  if ((st = prepare_dir(out_dir, resume, force, err))) return st;
+  if ((st = blorc_dataset(cfg, &r.X, &r.Y, &r.N, err))) goto done;
+  r.Ntr = (size_t)cfg->train, r.Nval = (size_t)cfg->val;
+  if ((st = blorc_initial_w(cfg, &r.W, &r.k, err))) goto done;
+  size_t kn = (size_t)r.k * r.n;
+  r.Wn = malloc(kn * sizeof(double));
+  r.G = malloc(kn * sizeof(double));
+  r.xval = malloc(r.Nval * r.n * sizeof(double));
+  r.sbuf = malloc((size_t)cfg->batch * r.k * sizeof(double));
+  r.perm = malloc(r.Ntr * sizeof(size_t));
+  r.vidx = malloc(r.Nval * sizeof(size_t));
+  r.ck.Z = malloc(r.N * r.k * sizeof(double));
+  r.ck.L = malloc(r.N * r.k * sizeof(double));
+  r.ck.signs = malloc(r.Ntr * r.k * sizeof(double));
+  if (!r.Wn || !r.G || !r.xval || !r.sbuf || !r.perm || !r.vidx || !r.ck.Z || !r.ck.L ||
+      !r.ck.signs ||
+      blorc_optimizer_init(&r.opt, strcmp(cfg->optimizer, "adam") == 0, cfg->lr, kn)) {
+    st = blorc_fail(err, BLORC_ENOMEM, "out of memory for a run of %zu signals, k=%d n=%d", r.N,
+                    r.k, r.n);
+    goto done;
+  }
+  for (size_t i = 0; i < r.Nval; i++) r.vidx[i] = r.Ntr + i;
+  for (size_t i = 0; i < r.Ntr * r.k; i++) r.ck.signs[i] = 2.0;
+  r.ck.k = r.k, r.ck.n = r.n, r.ck.N = r.N, r.ck.Ntrain = r.Ntr;
+  blorc_rng_seed(&r.ck.rng, (uint64_t)cfg->seed);
+  if ((st = open_backend(&r, h, err))) goto done;
+  if ((st = blorc_set_data(r.b, r.N, r.X, r.Y, err))) goto done;
+  int first_epoch = 1;
+  if (resume) {
+    blorc_checkpoint in = r.ck;
+    in.W = in.m = in.v = in.Z = in.L = in.signs = NULL;
+    st = blorc_checkpoint_load(out_dir, &in, err);
+    if (!st) {
+      memcpy(r.W, in.W, kn * sizeof(double));
+      memcpy(r.opt.m, in.m, kn * sizeof(double));
+      memcpy(r.opt.v, in.v, kn * sizeof(double));
+      memcpy(r.ck.signs, in.signs, r.Ntr * r.k * sizeof(double));
+      r.opt.t = in.adam_t;
+      r.ck.rng = in.rng;
+      r.ck.step = in.step;
+      first_epoch = in.epoch + 1;
+      st = blorc_write(r.b, BLORC_BUF_STATE_Z, in.Z, r.N * r.k, err);
+      if (!st) st = blorc_write(r.b, BLORC_BUF_STATE_LAMBDA, in.L, r.N * r.k, err);
+    }
+    blorc_checkpoint_free(&in);
+    if (st) goto done;
+    if (first_epoch > cfg->epochs) {
+      st = blorc_fail(
+          err, BLORC_EINVAL,
+          "%s: the checkpoint is at epoch %d already; raise --epochs above it to continue", out_dir,
+          first_epoch - 1);
+      goto done;
+    }
+    if ((st = log_restore(&r, first_epoch - 1, err))) goto done;
+  } else if ((st = log_append(&r, LOG_HEADER, err))) {
+    goto done;
+  }
+  if ((st = write_config(&r, err))) goto done;
+  if ((st = blorc_write(r.b, BLORC_BUF_W, r.W, kn, err))) goto done;
+  double noisy = 0;
+  for (size_t j = 0; j < r.Nval; j++)
+    noisy += blorc_psnr(r.Y + r.vidx[j] * r.n, r.X + r.vidx[j] * r.n, r.n);
+  result->noisy_psnr = noisy / (double)r.Nval;
+  if ((st = validate(&r, &result->initial_val_psnr, err))) goto done;
+  result->final_val_psnr = result->initial_val_psnr;
+  if (h && h->on_start) {
+    char line[512];
+    snprintf(line, sizeof line,
+             "%s %s: %zu training and %zu validation signals, n=%d k=%d, backend %s; "
+             "validation PSNR noisy %.2f dB, %s W %.2f dB",
+             resume ? "resuming" : "training", out_dir, r.Ntr, r.Nval, r.n, r.k,
+             blorc_backend_name(r.b), result->noisy_psnr, resume ? "checkpoint" : "initial",
+             result->initial_val_psnr);
+    h->on_start(line, h->user);
+  }
+  for (int e = first_epoch; e <= cfg->epochs; e++) {
+    blorc_epoch_log lg = {0};
+    lg.epoch = e, lg.epochs = cfg->epochs;
+    if ((st = epoch(&r, &lg, e == first_epoch, err))) goto done;
+    result->epochs_run++;
+    result->final_val_psnr = lg.val_psnr;
+    char row[256];
+    snprintf(row, sizeof row, "%d,%.10g,%.6f,%.4f,%.2f,%.2f,%.4f,%lld\n", lg.epoch, lg.loss,
+             lg.val_psnr, lg.seconds, lg.samples_per_s, lg.mean_iters, lg.share_at_cap,
+             lg.sign_changes);
+    if ((st = log_append(&r, row, err)) || (st = write_file(&r, "log.csv", r.log, err))) goto done;
+    if (e % cfg->checkpoint_every == 0 || e == cfg->epochs)
+      if ((st = save_checkpoint(&r, e, err))) goto done;
+    if (h && h->on_epoch) h->on_epoch(&lg, h->user);
+  }
+  st = write_outputs(&r, err);
+done:
+  result->seconds = now_s() - t_start;
+  run_free(&r);
+  return st;
+}

@@ -1,0 +1,363 @@
+// End-to-end tests of the blorc-gpu program: each subcommand on tiny data, resume equality,
+// and one test per class of bad input (exit code and message).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "blorc/blorc.h"
+#include "reference.h"
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::string(BLORC_TEST_TMPDIR) + "/cli_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::system(("rm -rf '" + dir_ + "' && mkdir -p '" + dir_ + "'").c_str());
+  }
+  std::string path(const std::string &name) const { return dir_ + "/" + name; }
+  // Runs blorc-gpu with args (a shell word list) in the test's directory.
+  Result run(const std::string &args) const {
+    std::string cmd =
+        "cd '" + dir_ + "' && '" BLORC_CLI_PATH "' " + args + " >stdout.txt 2>stderr.txt";
+    int rc = std::system(cmd.c_str());
+    return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(path("stdout.txt")),
+            slurp(path("stderr.txt"))};
+  }
+  blorc_array load(const std::string &name) const {
+    blorc_array a{};
+    blorc_error e{};
+    EXPECT_EQ(blorc_npy_load(path(name).c_str(), &a, &e), BLORC_OK) << e.msg;
+    return a;
+  }
+  void save(const std::string &name, const std::vector<double> &v, size_t rows, size_t cols) const {
+    blorc_error e{};
+    ASSERT_EQ(blorc_npy_save(path(name).c_str(), v.data(), 2, rows, cols, &e), BLORC_OK) << e.msg;
+  }
+  // Small data: piecewise constant, n = 8.
+  void small_data(int count = 40) const {
+    Result r = run("data --kind piecewise --n 8 --count " + std::to_string(count) +
+                   " --seed 3 --clean x.npy --noisy y.npy");
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  void tv(double scale, int n = 8) const {
+    std::vector<double> W((size_t)(n - 1) * n);
+    blorc_transform_fill(BLORC_TRANSFORM_FD1, n, scale, W.data(), nullptr);
+    save("w.npy", W, n - 1, n);
+  }
+  // A single error line on stderr containing what, and the exit code.
+  void expect_error(const Result &r, int code, const std::string &what) const {
+    EXPECT_EQ(r.code, code) << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << "stderr: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  }
+  std::string dir_;
+};
+
+// A small training run: 2 epochs over 200 signals.
+const char *kSmallTrain =
+    "train --set data.train=200 --set data.val=40 --batch 50 --checkpoint-placeholder";
+
+std::string small_train(const std::string &extra) {
+  std::string s = kSmallTrain;
+  s.replace(s.find("--checkpoint-placeholder"), 24, "--set train.checkpoint_every=2 " + extra);
+  return s;
+}
+
+TEST_F(Cli, VersionAndHelp) {
+  Result r = run("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("blorc-gpu 0.1.0"), std::string::npos);
+  EXPECT_NE(r.out.find("BLAS"), std::string::npos);
+  EXPECT_NE(r.out.find("CUDA"), std::string::npos);
+  for (const char *c : {"train", "denoise", "grad", "eval", "data"}) {
+    r = run(std::string(c) + " --help");
+    EXPECT_EQ(r.code, 0) << c;
+    EXPECT_NE(r.out.find(std::string("usage: blorc-gpu ") + c), std::string::npos) << c;
+  }
+}
+
+TEST_F(Cli, DataGenerators) {
+  ASSERT_EQ(run("data --kind piecewise --n 16 --count 5 --clean a.npy --noisy b.npy").code, 0);
+  blorc_array a = load("a.npy"), b = load("b.npy");
+  EXPECT_EQ(a.rows, 5u);
+  EXPECT_EQ(a.cols, 16u);
+  double dev = 0;
+  for (size_t i = 0; i < 80; i++) dev += (a.data[i] - b.data[i]) * (a.data[i] - b.data[i]);
+  EXPECT_NEAR(std::sqrt(dev / 80), 0.1, 0.03);  // sigma 0.1 from 80 draws
+  blorc_array_free(&a), blorc_array_free(&b);
+  ASSERT_EQ(run("data --kind dct --n 16 --count 3 --clean a.npy --noisy b.npy").code, 0);
+  ASSERT_EQ(run("data --kind stripes --count 2592 --sigma 0 --clean a.npy --noisy b.npy").code, 0);
+  a = load("a.npy"), b = load("b.npy");
+  EXPECT_EQ(a.rows, 2592u);  // 2 images x 36 x 36 patches of 8 x 8 at stride 7
+  EXPECT_EQ(a.cols, 64u);
+  EXPECT_EQ(std::memcmp(a.data, b.data, a.rows * a.cols * sizeof(double)), 0);  // sigma 0
+  blorc_array_free(&a), blorc_array_free(&b);
+  expect_error(run("data --kind stripes --count 3000 --clean a.npy --noisy b.npy"), 2, "only 2592");
+}
+
+TEST_F(Cli, DenoiseMatchesTheExactMinimiser) {
+  small_data();
+  tv(0.15);
+  Result r = run("denoise --transform w.npy --input y.npy --output d.npy");
+  ASSERT_EQ(r.code, 0) << r.err;
+  blorc_array y = load("y.npy"), d = load("d.npy"), w = load("w.npy");
+  ASSERT_EQ(d.rows, 40u);
+  ref::Vec W(w.data, w.data + 56);
+  int exact = 0;
+  for (size_t j = 0; j < 40; j++) {
+    ref::Vec yj(y.data + j * 8, y.data + j * 8 + 8), dj(d.data + j * 8, d.data + j * 8 + 8);
+    // The exact minimiser for the output's own sign pattern, from the KKT system; certified
+    // optimal with a dual from the independent PG solver, so a wrong pattern cannot pass.
+    ref::Vec v;
+    ref::dual_pg_solve(W, 7, 8, yj, 100000, &v);
+    std::vector<int> s = ref::sign_pattern(W, 7, 8, dj, 1e-7);
+    ref::Exact e = ref::exact_given_signs(W, 7, 8, yj, s, 0, 0, &v);
+    // Where the pattern settled (the nonzero rows of W x* clear of zero), the output is the
+    // exact minimiser to 1e-9 relative.
+    if (e.certified && e.min_nonzero > 1e-6) {
+      EXPECT_LE(ref::rel_diff(dj, e.x), 1e-9) << "signal " << j;
+      exact++;
+    }
+  }
+  EXPECT_GT(exact, 30);
+  blorc_array_free(&y), blorc_array_free(&d), blorc_array_free(&w);
+}
+
+TEST_F(Cli, GradWritesTheGradientAndChecksIt) {
+  small_data(6);
+  tv(0.1);
+  Result r = run(
+      "grad --transform w.npy --clean x.npy --noisy y.npy --output g.npy --check-fd --gamma 1e-8");
+  ASSERT_EQ(r.code, 0) << r.err;
+  blorc_array g = load("g.npy");
+  EXPECT_EQ(g.rows, 7u);
+  EXPECT_EQ(g.cols, 8u);
+  blorc_array_free(&g);
+  size_t at = r.out.find("relative error ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  double err = std::atof(r.out.c_str() + at + 15);
+  // Finite differences with exact lower-level solves (ADMM at 1e-12 then the closed form):
+  // truncation and rounding stay near 1e-9, a wrong gradient is off by O(1).
+  EXPECT_LT(err, 1e-6) << r.out;
+}
+
+TEST_F(Cli, EvalPrintsATable) {
+  small_data(60);
+  tv(0.15);
+  Result r = run("eval --transform w.npy --clean x.npy --noisy y.npy --baseline tv --csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream s(r.out);
+  std::string header, row;
+  std::getline(s, header);
+  std::getline(s, row);
+  EXPECT_EQ(header,
+            "signals,noisy_psnr,noisy_se,baseline,beta,baseline_psnr,baseline_se,learned_psnr,"
+            "learned_se");
+  double noisy, beta, base, learned;
+  ASSERT_EQ(
+      std::sscanf(row.c_str(), "60,%lf,%*f,tv,%lf,%lf,%*f,%lf", &noisy, &beta, &base, &learned), 4)
+      << row;
+  EXPECT_NEAR(noisy, 20.0, 1.0);  // sigma 0.1, peak 1
+  // Tuned on the same pairs, the baseline is at least as good as the fixed scale 0.15.
+  EXPECT_GE(base, learned - 1e-6);
+  EXPECT_GT(base, noisy + 2);
+}
+
+TEST_F(Cli, TrainWritesTheRunDirectory) {
+  Result r = run(small_train("--epochs 2 --out run"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("[train]"), std::string::npos) << "resolved config printed";
+  EXPECT_NE(r.out.find("done: 2 epochs"), std::string::npos) << r.out;
+  blorc_array w = load("run/W.npy");
+  EXPECT_EQ(w.rows, 64u);  // default init: identity, n = 64
+  blorc_array_free(&w);
+  std::string log = slurp(path("run/log.csv"));
+  EXPECT_EQ(
+      log.rfind(
+          "epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_changes\n",
+          0),
+      0u);
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 3);
+  EXPECT_EQ(slurp(path("run/filters.png")).substr(1, 3), "PNG");
+  EXPECT_EQ(slurp(path("run/checkpoints/latest")), "epoch-000002\n");
+  // config.ini reads back to the same configuration.
+  blorc_config c;
+  blorc_config_defaults(&c);
+  blorc_error e{};
+  ASSERT_EQ(blorc_config_load(&c, path("run/config.ini").c_str(), &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(c.train, 200);
+  EXPECT_EQ(c.batch, 50);
+  EXPECT_EQ(c.epochs, 2);
+  // Training from the default config must beat the noisy input on validation.
+  size_t at = r.out.find("noisy ");
+  ASSERT_NE(at, std::string::npos);
+}
+
+TEST_F(Cli, DefaultConfigLearns) {
+  // The built-in default (2000 + 200 signals, n = 64) for 3 of its 40 epochs: validation
+  // PSNR rises from the initial W's and is clearly above the noisy input's.
+  Result r = run("train --epochs 3 --out d");
+  ASSERT_EQ(r.code, 0) << r.err;
+  double noisy, initial, final_;
+  size_t at = r.out.find("validation PSNR: noisy ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + at,
+                        "validation PSNR: noisy %lf dB, initial W %lf dB, final %lf dB", &noisy,
+                        &initial, &final_),
+            3)
+      << r.out;
+  EXPECT_GT(final_, initial + 0.5);
+  EXPECT_GT(final_, noisy + 0.5);
+}
+
+TEST_F(Cli, ResumedRunEndsWithTheSameWBitForBit) {
+  ASSERT_EQ(run(small_train("--epochs 4 --out full")).code, 0);
+  ASSERT_EQ(run(small_train("--epochs 2 --out part")).code, 0);
+  Result r = run("train --resume part --epochs 4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(slurp(path("full/W.npy")), slurp(path("part/W.npy")));
+  // The log has each epoch once.
+  std::string log = slurp(path("part/log.csv"));
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 5);
+  // Resuming may not change the run itself.
+  expect_error(run("train --resume part --epochs 6 --lr 0.5"), 1, "only --epochs and --device");
+}
+
+TEST_F(Cli, StripesTrainingDrawsTiles) {
+  Result r =
+      run("train --set data.kind=stripes --set data.train=100 --set data.val=20 --batch 50 "
+          "--init tv2d --init-scale 0.1 --epochs 1 --out s");
+  ASSERT_EQ(r.code, 0) << r.err;
+  blorc_array w = load("s/W.npy");
+  EXPECT_EQ(w.rows, 112u);  // 2 x 8 x 7 rows of 2D finite differences
+  blorc_array_free(&w);
+  EXPECT_EQ(slurp(path("s/filters.png")).substr(1, 3), "PNG");
+}
+
+// ---- bad input: one test per class ----
+
+TEST_F(Cli, MissingFile) {
+  tv(0.1);
+  expect_error(run("denoise --transform w.npy --input nothere.npy --output d.npy"), 1,
+               "nothere.npy: cannot open");
+}
+
+TEST_F(Cli, NotAnNpyFile) {
+  tv(0.1);
+  std::ofstream(path("bad.npy")) << "hello";
+  expect_error(run("denoise --transform w.npy --input bad.npy --output d.npy"), 1,
+               "bad.npy: not a .npy file");
+}
+
+TEST_F(Cli, WrongDtype) {
+  tv(0.1);
+  std::string f("\x93NUMPY\x01\x00\x76\x00", 10);
+  std::string h = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 8), }";
+  while ((10 + h.size() + 1) % 64) h += ' ';
+  f += h + "\n" + std::string(64, '\0');
+  std::ofstream(path("int.npy"), std::ios::binary) << f;
+  expect_error(run("denoise --transform w.npy --input int.npy --output d.npy"), 1, "dtype '<i8'");
+}
+
+TEST_F(Cli, WrongShape) {
+  tv(0.1);
+  std::vector<double> v(8, 0.5);
+  blorc_error e{};
+  ASSERT_EQ(blorc_npy_save(path("flat.npy").c_str(), v.data(), 1, 8, 0, &e), BLORC_OK);
+  expect_error(run("denoise --transform w.npy --input flat.npy --output d.npy"), 1, "1-D array");
+}
+
+TEST_F(Cli, TransformAndSignalsDisagree) {
+  tv(0.1);
+  save("y9.npy", std::vector<double>(18, 0.5), 2, 9);
+  expect_error(run("denoise --transform w.npy --input y9.npy --output d.npy"), 1,
+               "shape (2, 9), expected 8 columns");
+  small_data();
+  expect_error(run("grad --transform w.npy --clean x.npy --noisy y9.npy --output g.npy"), 1,
+               "expected 8 columns");
+}
+
+TEST_F(Cli, NonFiniteData) {
+  tv(0.1);
+  std::vector<double> y(16, 0.5);
+  y[11] = NAN;
+  save("nan.npy", y, 2, 8);
+  expect_error(run("denoise --transform w.npy --input nan.npy --output d.npy"), 1,
+               "non-finite value (NaN or Inf) at row 1 column 3");
+}
+
+TEST_F(Cli, NonFiniteTransform) {
+  std::vector<double> W(56, 0.1);
+  W[9] = INFINITY;
+  save("w.npy", W, 7, 8);
+  small_data();
+  expect_error(run("denoise --transform w.npy --input y.npy --output d.npy"), 1,
+               "--transform w.npy: non-finite");
+  expect_error(run("train --init w.npy --set data.n=8 --out r"), 1,
+               "w.npy: non-finite value at row 1 column 1");
+}
+
+TEST_F(Cli, UnknownCommandAndFlag) {
+  expect_error(run("trian"), 2, "unknown command 'trian'");
+  expect_error(run("train --bogus 3"), 2, "unknown flag '--bogus'");
+  expect_error(run("denoise --transform"), 2, "needs a value");
+}
+
+TEST_F(Cli, UnknownConfigKey) {
+  std::ofstream(path("c.ini")) << "[train]\nepochs = 2\nbogus = 3\n";
+  expect_error(run("train --config c.ini"), 1, "c.ini:3: unknown config key 'train.bogus'");
+  std::ofstream(path("d.ini")) << "[train]\nbatch = many\n";
+  expect_error(run("train --config d.ini"), 1,
+               "d.ini:2: train.batch = 'many', expected an integer");
+  expect_error(run("train --set admm.colour=blue"), 1, "unknown config key 'admm.colour'");
+}
+
+TEST_F(Cli, NonPositiveNumbers) {
+  expect_error(run("train --batch 0 --out r"), 1, "train.batch = 0, expected batch >= 1");
+  expect_error(run("train --epochs -1 --out r"), 1, "train.epochs = -1");
+  expect_error(run("train --lr 0 --out r"), 1, "train.lr = 0, expected a value > 0");
+}
+
+TEST_F(Cli, BatchLargerThanDataSet) {
+  expect_error(run("train --set data.train=50 --batch 100 --out r"), 1,
+               "train.batch = 100, expected no more than data.train signals");
+}
+
+TEST_F(Cli, OutputDirectoryHoldsARun) {
+  ASSERT_EQ(run(small_train("--epochs 1 --out run")).code, 0);
+  std::string before = slurp(path("run/W.npy"));
+  expect_error(run(small_train("--epochs 1 --out run --seed 9")), 1, "already holds a run");
+  EXPECT_EQ(slurp(path("run/W.npy")), before) << "nothing overwritten";
+  EXPECT_EQ(run(small_train("--epochs 1 --out run --seed 9 --force")).code, 0);
+}
+
+TEST_F(Cli, DivergingTrainingStopsWithoutOutput) {
+  Result r = run(small_train("--epochs 2 --out run --optimizer sgd --lr 1e305"));
+  expect_error(r, 1, "W diverged at epoch 1");
+  EXPECT_FALSE(std::ifstream(path("run/W.npy")).good()) << "no final W from a diverged run";
+}
+
+}  // namespace
