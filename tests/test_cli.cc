@@ -360,4 +360,25 @@ TEST_F(Cli, DivergingTrainingStopsWithoutOutput) {
   EXPECT_FALSE(std::ifstream(path("run/W.npy")).good()) << "no final W from a diverged run";
 }
 
+TEST_F(Cli, TrainsFromFilesAndKeepsTheLastCheckpointWhenWDiverges) {
+  small_data(120);
+  std::string files =
+      "train --set data.kind=files --set data.clean=x.npy --set data.noisy=y.npy --set data.n=8 "
+      "--set data.train=100 --set data.val=20 --batch 25 --optimizer sgd --lr 1e-3 "
+      "--set train.checkpoint_every=1 --out run";
+  ASSERT_EQ(run(files + " --epochs 2").code, 0);
+  std::string w = slurp(path("run/W.npy")), ck = slurp(path("run/checkpoints/epoch-000002/W.npy"));
+  EXPECT_EQ(w, ck);
+  // Blow the noisy signals up to 1e150: the next gradient step sends W past the range of
+  // doubles and the resumed run must stop with the divergence message.
+  blorc_array y = load("y.npy");
+  for (size_t i = 0; i < y.rows * y.cols; i++) y.data[i] *= 1e150;
+  save("y.npy", std::vector<double>(y.data, y.data + y.rows * y.cols), y.rows, y.cols);
+  blorc_array_free(&y);
+  expect_error(run("train --resume run --epochs 4"), 1, "W diverged at epoch 3");
+  EXPECT_EQ(slurp(path("run/checkpoints/latest")), "epoch-000002\n");
+  EXPECT_EQ(slurp(path("run/checkpoints/epoch-000002/W.npy")), ck) << "last good checkpoint kept";
+  EXPECT_EQ(slurp(path("run/W.npy")), w) << "final W untouched";
+}
+
 }  // namespace
