@@ -13,6 +13,7 @@ blorc_admm_opts blorc_admm_defaults(void) {
   o.tol = 1e-9;
   o.fixed = 0;
   o.check_every = 1;
+  o.variant = BLORC_ADMM_AUTO;
   return o;
 }
 
@@ -60,9 +61,7 @@ blorc_status blorc_backend_create(blorc_device device, int n, int k, int max_bat
 #ifdef BLORC_WITH_CUDA
     if (!blorc_cuda_available())
       return blorc_fail(err, BLORC_EDEVICE, "device cuda: no CUDA device is visible");
-    return blorc_fail(err, BLORC_EDEVICE,
-                      "device cuda: this build finds the GPU but has no CUDA backend yet; use "
-                      "device cpu");
+    ops = &blorc_cuda_ops;
 #else
     return blorc_fail(err, BLORC_EDEVICE,
                       "device cuda: this build has no CUDA backend (configure with "
@@ -149,10 +148,12 @@ blorc_status blorc_admm(blorc_backend *b, const blorc_admm_opts *opts, blorc_adm
   blorc_status st = need(b, BLORC_PROGRESS_SELECTED, "admm", err);
   if (st != BLORC_OK) return st;
   if (!b->factored) return blorc_fail(err, BLORC_EINVAL, "stage admm: run stage factor first");
-  if (opts->max_iters < 0 || opts->check_every < 1 || !(opts->tol >= 0))
+  if (opts->max_iters < 0 || opts->check_every < 1 || !(opts->tol >= 0) ||
+      opts->variant < BLORC_ADMM_AUTO || opts->variant > BLORC_ADMM_PERSISTENT)
     return blorc_fail(err, BLORC_EINVAL,
-                      "admm options: max_iters=%d (>= 0), check_every=%d (>= 1), tol=%g (>= 0)",
-                      opts->max_iters, opts->check_every, opts->tol);
+                      "admm options: max_iters=%d (>= 0), check_every=%d (>= 1), tol=%g (>= 0), "
+                      "variant=%d (0..2)",
+                      opts->max_iters, opts->check_every, opts->tol, opts->variant);
   blorc_admm_stats local;
   st = b->ops->admm(b, opts, stats ? stats : &local, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_ADMM : BLORC_PROGRESS_SELECTED;
@@ -281,4 +282,8 @@ blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src
     b->progress = BLORC_PROGRESS_NONE; /* the gathered batch state is stale */
   }
   return st;
+}
+
+blorc_status blorc_backend_sync(const blorc_backend *b, blorc_error *err) {
+  return b->ops->sync ? b->ops->sync(b, err) : BLORC_OK;
 }

@@ -36,6 +36,8 @@ typedef struct blorc_backend_ops {
   blorc_status (*gradient)(blorc_backend *b, double *loss, blorc_error *err);
   blorc_status (*read)(const blorc_backend *b, blorc_buffer which, double *dst, blorc_error *err);
   blorc_status (*write)(blorc_backend *b, blorc_buffer which, const double *src, blorc_error *err);
+  /* Waits for the stages launched so far; NULL when there is nothing to wait for. */
+  blorc_status (*sync)(const blorc_backend *b, blorc_error *err);
 } blorc_backend_ops;
 
 struct blorc_backend {
@@ -52,6 +54,14 @@ struct blorc_backend {
 };
 
 extern const blorc_backend_ops blorc_cpu_ops;
+#ifdef BLORC_WITH_CUDA
+extern const blorc_backend_ops blorc_cuda_ops;
+#endif
+
+/* P_N = I - V_r V_r^T for B samples (host): Vs holds per sample an n x kn column-major block
+ * of right singular vectors, rank[j] of them in use; dst receives B x n x n. Both backends
+ * report BLORC_BUF_PN through this one function. */
+void blorc_projectors(int n, int kn, int B, const double *Vs, const int *rank, double *dst);
 
 #ifdef __cplusplus
 }

@@ -25,9 +25,15 @@ typedef struct blorc_admm_opts {
                       <= tol * max(||y||, 1) */
   int fixed;       /* nonzero: every sample runs exactly max_iters (fair timing) */
   int check_every; /* residuals are evaluated every this many iterations, >= 1 */
+  int variant;     /* CUDA only (the CPU ignores it): BLORC_ADMM_AUTO, _GEMM or _PERSISTENT */
 } blorc_admm_opts;
 
-/* Defaults: max_iters 2000, tol 1e-9, adaptive, residuals every iteration. */
+/* CUDA ADMM implementations: one cuBLAS GEMM pair per iteration, or one persistent kernel
+ * (a block per sample, W and K in shared memory, all iterations inside). AUTO takes the
+ * persistent kernel where W and K fit in shared memory. */
+enum { BLORC_ADMM_AUTO = 0, BLORC_ADMM_GEMM = 1, BLORC_ADMM_PERSISTENT = 2 };
+
+/* Defaults: max_iters 2000, tol 1e-9, adaptive, residuals every iteration, variant AUTO. */
 blorc_admm_opts blorc_admm_defaults(void);
 
 typedef struct blorc_admm_stats {
@@ -108,6 +114,10 @@ blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst,
  * invalidates the factorisation and every later stage. Non-finite values are rejected. */
 blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src, size_t count,
                          blorc_error *err);
+
+/* Waits until every stage launched so far has finished (a no-op on the CPU). Stages may
+ * return before the device is done; timing a stage needs this after it. */
+blorc_status blorc_backend_sync(const blorc_backend *b, blorc_error *err);
 
 /* Size in doubles of a buffer for the current data set and batch (0 when not available). */
 size_t blorc_buffer_size(const blorc_backend *b, blorc_buffer which);

@@ -135,21 +135,6 @@ static blorc_status cpu_select(blorc_backend *b, const size_t *idx, blorc_error 
   return BLORC_OK;
 }
 
-/* P_N = I - V_r V_r^T for each sample of the batch, written sample by sample. */
-static void write_projectors(const blorc_backend *b, double *dst) {
-  const cpu_state *c = cpu_of(b);
-  int n = b->n, kn = b->kn;
-  for (int j = 0; j < b->B; j++) {
-    double *P = dst + (size_t)j * n * n;
-    const double *Vr = c->Vs + (size_t)j * n * kn;
-    for (int i = 0; i < n * n; i++) P[i] = 0;
-    for (int i = 0; i < n; i++) P[i * n + i] = 1;
-    if (c->rank[j] > 0)
-      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, n, c->rank[j], -1.0, Vr, n, Vr, n,
-                  1.0, P, n);
-  }
-}
-
 static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double *dst,
                              blorc_error *err) {
   const cpu_state *c = cpu_of(b);
@@ -175,7 +160,7 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
     case BLORC_BUF_RANK:
       for (size_t j = 0; j < B; j++) dst[j] = c->rank[j];
       return BLORC_OK;
-    case BLORC_BUF_PN: write_projectors(b, dst); return BLORC_OK;
+    case BLORC_BUF_PN: blorc_projectors(b->n, b->kn, b->B, c->Vs, c->rank, dst); return BLORC_OK;
   }
   (void)n, (void)k;
   if (!src) return blorc_fail(err, BLORC_EINVAL, "read: unknown buffer %d", (int)which);
@@ -206,4 +191,5 @@ const blorc_backend_ops blorc_cpu_ops = {
     .gradient = cpu_gradient,
     .read = cpu_read,
     .write = cpu_write,
+    .sync = NULL,
 };

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# GPU check, run on a host with an NVIDIA GPU (the device tool; see DEVELOPERS.md):
+# builds the cuda preset, runs the gpu tests, then the GPU-versus-CPU benchmark at n = 64,
+# B = 100 and B = 1000, and prints a short table last. Debian packages fetched beforehand
+# by bench/fetch_gpu_deps.sh (.deps/*.deb) are unpacked into /tmp/deps, never into /.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+echo "== gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi failed"
+nvcc --version | tail -1
+extra=()
+if ls .deps/*.deb >/dev/null 2>&1; then
+  mkdir -p /tmp/deps
+  for f in .deps/*.deb; do dpkg -x "$f" /tmp/deps; done
+  arch=$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+  D=/tmp/deps/usr
+  export PATH="$D/bin:$PATH"
+  export LD_LIBRARY_PATH="$D/lib/$arch/openblas-openmp:$D/lib/$arch:${LD_LIBRARY_PATH:-}"
+  export PKG_CONFIG_PATH="$D/lib/$arch/pkgconfig:$D/share/pkgconfig"
+  export PKG_CONFIG_SYSROOT_DIR=/tmp/deps
+  # The unpacked tree keeps Debian's alternatives as dangling links: point them at the files.
+  ln -sf "$D/lib/$arch/openblas-openmp/libblas.so.3" "$D/lib/$arch/libblas.so.3"
+  ln -sf "$D/lib/$arch/openblas-openmp/liblapack.so.3" "$D/lib/$arch/liblapack.so.3"
+  extra=(-DCMAKE_PREFIX_PATH="$D" -DBLORC_OPENBLAS_DIR="$D/lib/$arch/openblas-openmp"
+         -DBLORC_CBLAS_INCLUDE="$D/include/$arch/openblas-openmp"
+         -DBLORC_LAPACKE_INCLUDE="$D/include" -DBLORC_LAPACKE_LIB="$D/lib/$arch/liblapacke.so"
+         -DGTest_DIR="$D/lib/$arch/cmake/GTest")
+fi
+gen=()
+command -v ninja >/dev/null || gen=(-G "Unix Makefiles")
+t0=$(date +%s)
+cmake -S . -B build/gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DBLORC_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES=90 "${extra[@]}" > build-gpu-configure.log 2>&1 \
+  || { tail -30 build-gpu-configure.log; exit 1; }
+cmake --build build/gpu -j 16 > build-gpu.log 2>&1 || { grep -E "error" build-gpu.log | head -30; exit 1; }
+echo "build: $(( $(date +%s) - t0 )) s"
+mkdir -p bench/results
+(cd build/gpu && ctest -L gpu --output-on-failure -j 4) > gpu-tests.log 2>&1
+tests_rc=$?
+grep -E "tests passed|tests failed|\(Failed\)|no CUDA device" gpu-tests.log | sort | uniq -c | head -40
+(cd build/gpu && ctest -LE gpu -j 8) > cpu-tests.log 2>&1
+grep -E "tests passed|tests failed" cpu-tests.log
+B=build/gpu/bench/blorc-bench-minibatch
+{
+  for batch in 100 1000; do
+    for v in persistent gemm; do
+      echo "-- n=64 k=64 batch=$batch, fixed 2000 iterations, ADMM variant $v"
+      $B --device all --n 64 --k 64 --batch $batch --iters 2000 --repeat 5 --variant $v
+    done
+  done
+} > bench-gpu.txt 2>&1
+echo
+echo "== table (median ms per minibatch; ratio = CPU over GPU, same process, same data)"
+cat bench-gpu.txt
+echo "gpu tests exit code: $tests_rc"

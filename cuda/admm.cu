@@ -1,0 +1,263 @@
+// Stage 2 on the GPU: batched ADMM (design.md section 2), in two implementations that run the
+// same per-element arithmetic (blorc/elementwise.h) as src/cpu/admm.c:
+//  - gemm: each iteration is two cuBLAS GEMMs over the whole batch plus one kernel; converged
+//    samples are frozen in place (no compaction), their x copied out when they stop;
+//  - persistent: one block per sample keeps W and K in shared memory and runs every
+//    iteration without leaving the kernel (the shape design.md aims at).
+#include <thrust/execution_policy.h>
+#include <thrust/functional.h>
+#include <thrust/reduce.h>
+
+#include "blorc/elementwise.h"
+#include "cuda_backend.h"
+
+namespace {
+
+// Sum over the block, returned to every thread. red holds 33 doubles of shared memory.
+__device__ double block_sum(double v, double *red) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nwarps = (blockDim.x + 31) >> 5;
+  __syncthreads();  // red may still be read from the previous call
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double s = 0;
+    for (int w = 0; w < nwarps; w++) s += red[w];
+    red[32] = s;
+  }
+  __syncthreads();
+  return red[32];
+}
+
+__global__ void scale_kernel(size_t len, double a, double *v) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < len;
+       i += (size_t)gridDim.x * blockDim.x)
+    v[i] *= a;
+}
+
+__global__ void init_flags(int B, int max_iters, int *iters, int *active) {
+  int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j < B) iters[j] = max_iters, active[j] = 1;
+}
+
+// T = Z - U over the batch.
+__global__ void diff_kernel(size_t len, const double *Z, const double *U, double *T) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < len;
+       i += (size_t)gridDim.x * blockDim.x)
+    T[i] = Z[i] - U[i];
+}
+
+// z/u update of every active column (one block per column); frozen columns get dz = 0 so the
+// dual-residual GEMM leaves them alone.
+__global__ void zu_kernel(int k, double inv_rho, const int *active, const double *V, double *Z,
+                          double *U, double *D, double *r2) {
+  __shared__ double red[33];
+  int j = blockIdx.x;
+  size_t off = (size_t)j * k;
+  if (!active[j]) {
+    for (int i = threadIdx.x; i < k; i += blockDim.x) D[off + i] = 0;
+    return;
+  }
+  double s = 0;
+  for (int i = threadIdx.x; i < k; i += blockDim.x)
+    blorc_admm_zu(V[off + i], inv_rho, &Z[off + i], &U[off + i], &s, &D[off + i]);
+  s = block_sum(s, red);
+  if (threadIdx.x == 0) r2[j] = s;
+}
+
+// Per-sample stopping test after R = W^T dz: freezes converged columns and keeps their x.
+__global__ void check_kernel(int n, int it, double rho, double tol, const double *R,
+                             const double *r2, const double *ynorm, const double *Xa, double *Xout,
+                             int *iters, int *active) {
+  __shared__ double red[33];
+  int j = blockIdx.x;
+  if (!active[j]) return;
+  double s = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x)
+    s += R[(size_t)j * n + i] * R[(size_t)j * n + i];
+  s = block_sum(s, red) * rho * rho;
+  if (!blorc_admm_converged(r2[j], s, tol, ynorm[j])) return;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) Xout[(size_t)j * n + i] = Xa[(size_t)j * n + i];
+  if (threadIdx.x == 0) iters[j] = it, active[j] = 0;
+}
+
+// Columns that never stopped keep their last x.
+__global__ void copy_active(int n, const int *active, const double *Xa, double *Xout) {
+  int j = blockIdx.x;
+  if (!active[j]) return;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) Xout[(size_t)j * n + i] = Xa[(size_t)j * n + i];
+}
+
+// Writes z and lambda = rho u back to the per-sample store.
+__global__ void scatter_kernel(int k, double rho, const size_t *idx, const double *Z,
+                               const double *U, double *Zall, double *Lall) {
+  int j = blockIdx.x;
+  size_t t = idx[j];
+  for (int i = threadIdx.x; i < k; i += blockDim.x) {
+    Zall[t * k + i] = Z[(size_t)j * k + i];
+    Lall[t * k + i] = rho * U[(size_t)j * k + i];
+  }
+}
+
+// The persistent kernel: one block per sample, every iteration inside. Shared memory: W with
+// leading dimension n + 1 (row dots without bank conflicts), K, and the sample's vectors.
+__global__ void admm_persistent(int n, int k, const double *W, const double *K, const double *C,
+                                double *Z, double *U, const double *ynorm, double rho,
+                                int max_iters, double tol, int fixed, int check_every, double *Xout,
+                                int *iters, int *active) {
+  extern __shared__ double sm[];
+  const int ldw = n + 1, tid = threadIdx.x, j = blockIdx.x;
+  double *sW = sm, *sK = sW + (size_t)ldw * k, *c = sK + (size_t)n * k, *x = c + n, *z = x + n;
+  double *u = z + k, *t = u + k, *dz = t + k, *red = dz + k;
+  for (int e = tid; e < n * k; e += blockDim.x) {
+    int i = e % n, r = e / n;
+    sW[i + r * ldw] = W[e];
+    sK[e] = K[e];
+  }
+  for (int i = tid; i < n; i += blockDim.x) c[i] = C[(size_t)j * n + i];
+  for (int r = tid; r < k; r += blockDim.x)
+    z[r] = Z[(size_t)j * k + r], u[r] = U[(size_t)j * k + r];
+  __syncthreads();
+  const double inv_rho = 1.0 / rho, scale = ynorm[j];
+  // x = c + K (z - u)
+#define X_UPDATE()                                                \
+  do {                                                            \
+    for (int r = tid; r < k; r += blockDim.x) t[r] = z[r] - u[r]; \
+    __syncthreads();                                              \
+    for (int i = tid; i < n; i += blockDim.x) {                   \
+      double s = c[i];                                            \
+      for (int r = 0; r < k; r++) s += sK[i + r * n] * t[r];      \
+      x[i] = s;                                                   \
+    }                                                             \
+    __syncthreads();                                              \
+  } while (0)
+  X_UPDATE();
+  int it = 0, converged = 0;
+  while (it < max_iters) {
+    it++;
+    double r2 = 0;
+    for (int r = tid; r < k; r += blockDim.x) {
+      double v = 0;
+      for (int i = 0; i < n; i++) v += sW[i + r * ldw] * x[i];
+      blorc_admm_zu(v, inv_rho, &z[r], &u[r], &r2, &dz[r]);
+    }
+    __syncthreads();
+    if (!fixed && (it % check_every == 0 || it == max_iters)) {  // uniform over the block
+      double p2 = block_sum(r2, red), w2 = 0;
+      for (int i = tid; i < n; i += blockDim.x) {
+        double w = 0;
+        for (int r = 0; r < k; r++) w += sW[i + r * ldw] * dz[r];
+        w2 += w * w;
+      }
+      double d2 = block_sum(w2, red) * rho * rho;
+      if (blorc_admm_converged(p2, d2, tol, scale)) {
+        converged = 1;
+        break;
+      }
+    }
+    if (it < max_iters) X_UPDATE();
+  }
+#undef X_UPDATE
+  for (int i = tid; i < n; i += blockDim.x) Xout[(size_t)j * n + i] = x[i];
+  for (int r = tid; r < k; r += blockDim.x)
+    Z[(size_t)j * k + r] = z[r], U[(size_t)j * k + r] = u[r];
+  if (tid == 0) iters[j] = converged ? it : max_iters, active[j] = !converged;
+}
+
+}  // namespace
+
+size_t cuda_admm_persistent_smem(int n, int k) {
+  return sizeof(double) *
+         ((size_t)(n + 1) * k + (size_t)n * k + 2 * (size_t)n + 4 * (size_t)k + 33);
+}
+
+static blorc_status x_update(cuda_state *c, int n, int k, int B, blorc_error *err) {
+  size_t kB = (size_t)k * B;
+  diff_kernel<<<(unsigned)((kB + 255) / 256 < 1024 ? (kB + 255) / 256 : 1024), 256, 0, c->stream>>>(
+      kB, c->Z, c->U, c->T);
+  BLORC_CUDA_CHECK_LAUNCH("diff");
+  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Xa, c->C, (size_t)n * B * sizeof(double),
+                                   cudaMemcpyDeviceToDevice, c->stream));
+  const double one = 1;
+  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->K, n, c->T, k,
+                                 &one, c->Xa, n));
+  return BLORC_OK;
+}
+
+static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  int n = b->n, k = b->k, B = b->B, tk = cuda_threads_for(k), tn = cuda_threads_for(n);
+  double rho = b->rho, one = 1, zero = 0;
+  BLORC_TRY(x_update(c, n, k, B, err));
+  for (int it = 1; it <= o->max_iters; it++) {
+    BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->Xa,
+                                   n, &zero, c->V, k));
+    zu_kernel<<<B, tk, 0, c->stream>>>(k, 1.0 / rho, c->active, c->V, c->Z, c->U, c->D, c->r2);
+    BLORC_CUDA_CHECK_LAUNCH("zu");
+    if (!o->fixed && (it % o->check_every == 0 || it == o->max_iters)) {
+      BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->W, n,
+                                     c->D, k, &zero, c->R, n));
+      check_kernel<<<B, tn, 0, c->stream>>>(n, it, rho, o->tol, c->R, c->r2, c->ynorm, c->Xa,
+                                            c->Xout, c->iters, c->active);
+      BLORC_CUDA_CHECK_LAUNCH("check");
+      int left = thrust::reduce(thrust::cuda::par.on(c->stream), c->active, c->active + B, 0);
+      if (left == 0) return BLORC_OK;
+    }
+    if (it < o->max_iters) BLORC_TRY(x_update(c, n, k, B, err));
+  }
+  copy_active<<<B, tn, 0, c->stream>>>(n, c->active, c->Xa, c->Xout);
+  BLORC_CUDA_CHECK_LAUNCH("copy_active");
+  return BLORC_OK;
+}
+
+static blorc_status admm_persistent_run(blorc_backend *b, const blorc_admm_opts *o, size_t smem,
+                                        blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  int n = b->n, k = b->k;
+  BLORC_CUDA_CHECK(cudaFuncSetAttribute(admm_persistent,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  admm_persistent<<<b->B, cuda_threads_for(n > k ? n : k), smem, c->stream>>>(
+      n, k, c->W, c->K, c->C, c->Z, c->U, c->ynorm, b->rho, o->max_iters, o->tol, o->fixed,
+      o->check_every, c->Xout, c->iters, c->active);
+  BLORC_CUDA_CHECK_LAUNCH("admm_persistent");
+  return BLORC_OK;
+}
+
+blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_stats *st,
+                       blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  int n = b->n, k = b->k, B = b->B;
+  size_t kB = (size_t)k * B;
+  // Warm start: the store keeps lambda = rho u; C = (I + rho W^T W)^{-1} y.
+  scale_kernel<<<(unsigned)((kB + 255) / 256 < 1024 ? (kB + 255) / 256 : 1024), 256, 0,
+                 c->stream>>>(kB, 1.0 / b->rho, c->U);
+  BLORC_CUDA_CHECK_LAUNCH("scale");
+  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->C, c->Y, (size_t)n * B * sizeof(double),
+                                   cudaMemcpyDeviceToDevice, c->stream));
+  BLORC_CUSOLVER_CHECK(
+      cusolverDnDpotrs(c->solver, CUBLAS_FILL_MODE_LOWER, n, B, c->L, n, c->C, n, c->info));
+  int info = 0;
+  BLORC_CUDA_CHECK(cudaMemcpyAsync(&info, c->info, sizeof info, cudaMemcpyDeviceToHost, c->stream));
+  BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: cusolverDnDpotrs info %d", info);
+  init_flags<<<(B + 127) / 128, 128, 0, c->stream>>>(B, o->max_iters, c->iters, c->active);
+  BLORC_CUDA_CHECK_LAUNCH("init_flags");
+  size_t smem = cuda_admm_persistent_smem(n, k);
+  int persistent = o->variant == BLORC_ADMM_PERSISTENT ||
+                   (o->variant == BLORC_ADMM_AUTO && smem <= c->smem_optin);
+  if (persistent && smem > c->smem_optin)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "admm: the persistent kernel needs %zu bytes of shared memory for n=%d k=%d; "
+                      "this device allows %zu (use the gemm variant)",
+                      smem, n, k, c->smem_optin);
+  BLORC_TRY(persistent ? admm_persistent_run(b, o, smem, err) : admm_gemm(b, o, err));
+  scatter_kernel<<<B, cuda_threads_for(k), 0, c->stream>>>(k, b->rho, c->idx, c->Z, c->U, c->Zall,
+                                                           c->Lall);
+  BLORC_CUDA_CHECK_LAUNCH("scatter");
+  auto pol = thrust::cuda::par.on(c->stream);
+  st->iters_total = thrust::reduce(pol, c->iters, c->iters + B, 0LL);
+  st->iters_max = thrust::reduce(pol, c->iters, c->iters + B, 0, thrust::maximum<int>());
+  st->at_cap = o->max_iters > 0 ? thrust::reduce(pol, c->active, c->active + B, 0) : 0;
+  BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  return BLORC_OK;
+}

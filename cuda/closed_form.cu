@@ -1,0 +1,107 @@
+// Stage 5 on the GPU, one block per sample: q = y - W^T s, x* = P_N q, and with g = x* - x:
+// h = P_N g, the loss, and w = V_r S_r^-2 V_r^T (q and g); a and b = mask0 .* (W w) follow as
+// GEMMs over the batch, as in src/cpu/closed_form.c.
+#include "cuda_backend.h"
+
+namespace {
+
+__device__ double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v_original; coef: r doubles of shared memory.
+__device__ void project(int n, int r, const double *V, const double *sv, double *v, double *w,
+                        double *coef) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  for (int p = warp; p < r; p += nwarps) {
+    double d = 0;
+    for (int i = lane; i < n; i += 32) d += V[(size_t)p * n + i] * v[i];
+    d = warp_sum(d);
+    if (lane == 0) coef[p] = d;
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    double a = 0, b = 0;
+    for (int p = 0; p < r; p++) {
+      double vp = V[(size_t)p * n + i];
+      a += vp * coef[p];
+      b += vp * coef[p] / (sv[p] * sv[p]);
+    }
+    v[i] -= a;
+    w[i] = b;
+  }
+  __syncthreads();
+}
+
+__global__ void closed_form_kernel(int n, int k, int kn, int clean, const double *W,
+                                   const double *S, const double *Y, const double *X,
+                                   const double *Vs, const double *sv, const int *rank, double *Xs,
+                                   double *H, double *Wq, double *Wg, double *loss) {
+  extern __shared__ double sm[];
+  double *q = sm, *g = q + n, *coef = g + n;
+  const int j = blockIdx.x, r = rank[j];
+  const double *s = S + (size_t)j * k, *V = Vs + (size_t)j * n * kn, *svj = sv + (size_t)j * kn;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    double v = Y[(size_t)j * n + i];
+    for (int p = 0; p < k; p++) v -= W[(size_t)p * n + i] * s[p];
+    q[i] = v;
+  }
+  __syncthreads();
+  project(n, r, V, svj, q, Wq + (size_t)j * n, coef);
+  for (int i = threadIdx.x; i < n; i += blockDim.x) Xs[(size_t)j * n + i] = q[i];
+  if (!clean) return;
+  double l = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    g[i] = q[i] - X[(size_t)j * n + i];
+    l += g[i] * g[i];
+  }
+  __shared__ double red[33];
+  l = warp_sum(l);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = l;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double t = 0;
+    for (int w = 0; w < (int)(blockDim.x >> 5); w++) t += red[w];
+    loss[j] = 0.5 * t;
+  }
+  project(n, r, V, svj, g, Wg + (size_t)j * n, coef);
+  for (int i = threadIdx.x; i < n; i += blockDim.x) H[(size_t)j * n + i] = g[i];
+}
+
+// out = mask0 .* out: rows with s != 0 are not rows of W0m.
+__global__ void mask_kernel(size_t len, const double *S, double *out) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < len;
+       i += (size_t)gridDim.x * blockDim.x)
+    if (S[i] != 0.0) out[i] = 0.0;
+}
+
+}  // namespace
+
+static blorc_status masked_w_times(cuda_state *c, int n, int k, int B, const double *w, double *out,
+                                   blorc_error *err) {
+  double one = 1, zero = 0;
+  BLORC_CUBLAS_CHECK(
+      cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, w, n, &zero, out, k));
+  size_t len = (size_t)k * B;
+  mask_kernel<<<(unsigned)((len + 255) / 256 < 1024 ? (len + 255) / 256 : 1024), 256, 0,
+                c->stream>>>(len, c->S, out);
+  BLORC_CUDA_CHECK_LAUNCH("mask");
+  return BLORC_OK;
+}
+
+blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  int n = b->n, k = b->k, kn = b->kn, B = b->B;
+  size_t smem = sizeof(double) * (2 * (size_t)n + kn);
+  if (smem > 48 * 1024)
+    BLORC_CUDA_CHECK(cudaFuncSetAttribute(closed_form_kernel,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  closed_form_kernel<<<B, cuda_threads_for(n), smem, c->stream>>>(
+      n, k, kn, b->has_clean, c->W, c->S, c->Y, c->X, c->Vs, c->sv, c->rank, c->Xs, c->H, c->Wq,
+      c->Wg, c->loss);
+  BLORC_CUDA_CHECK_LAUNCH("closed_form");
+  BLORC_TRY(masked_w_times(c, n, k, B, c->Wq, c->A, err));
+  if (b->has_clean) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));
+  return BLORC_OK;
+}

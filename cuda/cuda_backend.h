@@ -1,0 +1,58 @@
+// Internal: state of the CUDA backend and its stage functions, one .cu file per stage (the
+// same names as src/cpu/). Column-major everywhere, a batch is n x B, as on the CPU. All
+// device arrays live for the backend's lifetime; nothing is allocated per minibatch.
+#ifndef BLORC_CUDA_BACKEND_H
+#define BLORC_CUDA_BACKEND_H
+
+#include <cublas_v2.h>
+#include <cusolverDn.h>
+
+#include "../src/backend_impl.h"
+#include "check.h"
+
+struct cuda_state {
+  cudaStream_t stream;
+  cublasHandle_t blas;
+  cusolverDnHandle_t solver;
+  int *info;           // device: cuSOLVER info
+  double *potrf_work;  // device workspace for potrf
+  int potrf_lwork;
+  size_t smem_optin;  // largest dynamic shared memory a block may opt into
+  // data set and persistent warm-start state
+  double *Xall, *Yall;  // n x N
+  double *Zall, *Lall;  // k x N
+  size_t *idx;          // cap
+  // transform and factorisation
+  double *W, *L, *K;  // n x k, n x n, n x k
+  // batch
+  double *Y, *X, *ynorm, *Z, *U, *C, *Xa, *Xout, *V, *D, *T, *R, *r2;
+  int *iters, *active;
+  // stages 3-5
+  double *S, *sv, *Vs, *Xs, *A, *Bv, *H, *Wq, *Wg, *loss, *G;
+  int *rank;
+  double *svd_work;  // n x k per sample: the packed W0^T for the Jacobi SVD
+};
+
+static inline cuda_state *cuda_of(const blorc_backend *b) {
+  return (cuda_state *)b->impl;
+}
+
+// Stage functions (factor.cu ... gradient.cu).
+blorc_status cuda_factor(blorc_backend *b, blorc_error *err);
+blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_stats *st,
+                       blorc_error *err);
+blorc_status cuda_signs(blorc_backend *b, double gamma, blorc_error *err);
+blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err);
+blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err);
+blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err);
+
+// Bytes of shared memory the persistent kernel needs for n and k.
+size_t cuda_admm_persistent_smem(int n, int k);
+
+// Threads per block for kernels working on one sample of length up to len.
+static inline int cuda_threads_for(int len) {
+  int t = ((len + 31) / 32) * 32;
+  return t < 64 ? 64 : t > 1024 ? 1024 : t;
+}
+
+#endif

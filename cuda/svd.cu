@@ -1,0 +1,116 @@
+// Stage 4 on the GPU: per sample, the SVD of the masked W0m = diag(s == 0) W by a one-sided
+// (Hestenes) Jacobi SVD, one block per sample. The rows of W0 are packed as the columns of
+// A = W0^T (n x k0); Jacobi rotations orthogonalise those columns, after which the column
+// norms are the singular values and the normalised columns the right singular vectors V of
+// W0m, exactly what src/cpu/svd.c gets from LAPACK dgesdd. Jacobi keeps small singular values
+// to high relative accuracy, so the rank decision sigma_i > rel_tol sigma_1 matches the CPU's;
+// Gram-matrix methods (gesvda, syevBatched on W0m^T W0m) would blur it below 1e-8.
+#include "cuda_backend.h"
+
+namespace {
+
+constexpr int kSweeps = 40;    // Jacobi converges quadratically; 6-12 sweeps are typical
+constexpr int kThreads = 256;  // 8 warps, each rotating column pairs
+
+__device__ double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *S, double *work,
+                           double *sv, double *Vs, int *rank, double rel_tol) {
+  __shared__ int cols[1024];  // packed column -> row of W (k <= 1024 checked by the caller)
+  __shared__ int k0s, rotated;
+  __shared__ double norms[1024];
+  const int j = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5,
+            nwarps = blockDim.x >> 5;
+  const double *s = S + (size_t)j * k;
+  double *A = work + (size_t)j * n * k;
+  if (threadIdx.x == 0) {
+    int m = 0;
+    for (int i = 0; i < k; i++)
+      if (s[i] == 0.0) cols[m++] = i;
+    k0s = m;
+  }
+  __syncthreads();
+  const int k0 = k0s;
+  for (int e = threadIdx.x; e < n * k0; e += blockDim.x) {
+    int i = e % n, q = e / n;
+    A[(size_t)q * n + i] = W[(size_t)cols[q] * n + i];  // column q of A = row cols[q] of W
+  }
+  __syncthreads();
+  // Round-robin ordering: m (even) players, m - 1 rounds of m / 2 disjoint pairs.
+  const int m = k0 + (k0 & 1);
+  for (int sweep = 0; sweep < kSweeps && k0 > 1; sweep++) {
+    if (threadIdx.x == 0) rotated = 0;
+    __syncthreads();
+    for (int round = 0; round < m - 1; round++) {
+      for (int pair = warp; pair < m / 2; pair += nwarps) {
+        int p = pair == 0 ? m - 1 : (round + pair) % (m - 1);
+        int q = (round + m - 1 - pair) % (m - 1);
+        if (p >= k0 || q >= k0) continue;  // the dummy player of an odd count
+        double *ap = A + (size_t)p * n, *aq = A + (size_t)q * n;
+        double alpha = 0, beta = 0, gamma = 0;
+        for (int i = lane; i < n; i += 32)
+          alpha += ap[i] * ap[i], beta += aq[i] * aq[i], gamma += ap[i] * aq[i];
+        alpha = warp_sum(alpha), beta = warp_sum(beta), gamma = warp_sum(gamma);
+        // Orthogonal to rounding (n eps, as LAPACK): further rotations would only churn.
+        if (fabs(gamma) <= fmax(1e-15, n * 2.3e-16) * sqrt(alpha * beta) || gamma == 0.0) continue;
+        double zeta = (beta - alpha) / (2.0 * gamma);
+        double t = (zeta >= 0 ? 1.0 : -1.0) / (fabs(zeta) + sqrt(1.0 + zeta * zeta));
+        double cs = 1.0 / sqrt(1.0 + t * t), sn = cs * t;
+        for (int i = lane; i < n; i += 32) {
+          double x = ap[i], y = aq[i];
+          ap[i] = cs * x - sn * y;
+          aq[i] = sn * x + cs * y;
+        }
+        if (lane == 0) rotated = 1;
+      }
+      __syncthreads();
+    }
+    if (!rotated) break;
+    __syncthreads();
+  }
+  // Column norms are the singular values; sort them descending with their columns.
+  for (int q = warp; q < k0; q += nwarps) {
+    double v = 0;
+    for (int i = lane; i < n; i += 32) v += A[(size_t)q * n + i] * A[(size_t)q * n + i];
+    v = warp_sum(v);
+    if (lane == 0) norms[q] = sqrt(v);
+  }
+  __syncthreads();
+  double *svj = sv + (size_t)j * kn, *V = Vs + (size_t)j * n * kn;
+  if (threadIdx.x == 0) {
+    for (int q = 0; q < k0; q++) cols[q] = q;  // reuse as the sort order
+    for (int a = 1; a < k0; a++)               // insertion sort: k0 is small
+      for (int b = a; b > 0 && norms[cols[b]] > norms[cols[b - 1]]; b--) {
+        int tmp = cols[b];
+        cols[b] = cols[b - 1], cols[b - 1] = tmp;
+      }
+    int mk = k0 < n ? k0 : n, r = 0;
+    double top = k0 > 0 ? norms[cols[0]] : 0;
+    for (int q = 0; q < kn; q++) svj[q] = q < mk ? norms[cols[q]] : 0.0;
+    while (r < mk && svj[r] > rel_tol * top) r++;
+    rank[j] = r;
+    k0s = r;
+  }
+  __syncthreads();
+  const int r = k0s;
+  for (int e = threadIdx.x; e < n * kn; e += blockDim.x) {
+    int i = e % n, q = e / n;
+    V[e] = q < r ? A[(size_t)cols[q] * n + i] / norms[cols[q]] : 0.0;
+  }
+}
+
+}  // namespace
+
+blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  if (b->k > 1024)
+    return blorc_fail(err, BLORC_EINVAL, "svd: k = %d rows; the CUDA Jacobi SVD handles up to 1024",
+                      b->k);
+  jacobi_svd<<<b->B, kThreads, 0, c->stream>>>(b->n, b->k, b->kn, c->W, c->S, c->svd_work, c->sv,
+                                               c->Vs, c->rank, rel_tol);
+  BLORC_CUDA_CHECK_LAUNCH("jacobi_svd");
+  return BLORC_OK;
+}
