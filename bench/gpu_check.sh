@@ -40,12 +40,12 @@ tests_rc=$?
 grep -E "tests passed|tests failed|\(Failed\)|no CUDA device" gpu-tests.log | sort | uniq -c | head -40
 (cd build/gpu && ctest -LE gpu -j 8) > cpu-tests.log 2>&1
 grep -E "tests passed|tests failed" cpu-tests.log
-B=build/gpu/bench/blorc-bench-minibatch
+B="build/gpu/blorc-gpu bench"
 {
   for batch in 100 1000; do
     for v in persistent gemm; do
       echo "-- n=64 k=64 batch=$batch, fixed 2000 iterations, ADMM variant $v"
-      $B --device all --n 64 --k 64 --batch $batch --iters 2000 --repeat 5 --variant $v
+      $B --device all --n 64 --k 64 --batch $batch --iters 2000 --fixed --repeat 5 --variant $v
     done
   done
 } > bench-gpu.txt 2>&1

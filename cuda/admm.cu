@@ -1,8 +1,10 @@
-// Stage 2 on the GPU: batched ADMM (design.md section 2), in two implementations that run the
-// same per-element arithmetic (blorc/elementwise.h) as src/cpu/admm.c:
-//  - gemm: each iteration is two cuBLAS GEMMs over the whole batch plus one kernel; converged
-//    samples are frozen in place (no compaction), their x copied out when they stop;
-//  - persistent: one block per sample keeps W and K in shared memory and runs every
+// Stage 2 on the GPU: batched ADMM (design.md section 2) with the same algebra and per-element
+// arithmetic (blorc/elementwise.h) as src/cpu/admm.c: W x = W C + Q (z - u) with Q = W K, one
+// k x k product per iteration, x = C + K (z - u) formed once per sample when it stops. Two
+// implementations:
+//  - gemm: each iteration is one cuBLAS GEMM over the whole batch plus one kernel; converged
+//    samples are frozen in place (no compaction) and their x formed when they stop;
+//  - persistent: one block per sample keeps Q and W in shared memory and runs every
 //    iteration without leaving the kernel (the shape design.md aims at).
 #include <thrust/execution_policy.h>
 #include <thrust/functional.h>
@@ -65,10 +67,20 @@ __global__ void zu_kernel(int k, double inv_rho, const int *active, const double
   if (threadIdx.x == 0) r2[j] = s;
 }
 
-// Per-sample stopping test after R = W^T dz: freezes converged columns and keeps their x.
-__global__ void check_kernel(int n, int it, double rho, double tol, const double *R,
-                             const double *r2, const double *ynorm, const double *Xa, double *Xout,
-                             int *iters, int *active) {
+// x = C + K t for one column: the x whose W x the current iteration used.
+__device__ void form_x(int n, int k, const double *K, const double *c, const double *t, double *x) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    double s = c[i];
+    for (int r = 0; r < k; r++) s += K[(size_t)r * n + i] * t[r];
+    x[i] = s;
+  }
+}
+
+// Per-sample stopping test after R = W^T dz: freezes converged columns and forms their x.
+__global__ void check_kernel(int n, int k, int it, double rho, double tol, const double *R,
+                             const double *r2, const double *ynorm, const double *K,
+                             const double *C, const double *T, double *Xout, int *iters,
+                             int *active) {
   __shared__ double red[33];
   int j = blockIdx.x;
   if (!active[j]) return;
@@ -77,7 +89,7 @@ __global__ void check_kernel(int n, int it, double rho, double tol, const double
     s += R[(size_t)j * n + i] * R[(size_t)j * n + i];
   s = block_sum(s, red) * rho * rho;
   if (!blorc_admm_converged(r2[j], s, tol, ynorm[j])) return;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) Xout[(size_t)j * n + i] = Xa[(size_t)j * n + i];
+  form_x(n, k, K, C + (size_t)j * n, T + (size_t)j * k, Xout + (size_t)j * n);
   if (threadIdx.x == 0) iters[j] = it, active[j] = 0;
 }
 
@@ -99,46 +111,32 @@ __global__ void scatter_kernel(int k, double rho, const size_t *idx, const doubl
   }
 }
 
-// The persistent kernel: one block per sample, every iteration inside. Shared memory: W with
-// leading dimension n + 1 (row dots without bank conflicts), K, and the sample's vectors.
-__global__ void admm_persistent(int n, int k, const double *W, const double *K, const double *C,
-                                double *Z, double *U, const double *ynorm, double rho,
-                                int max_iters, double tol, int fixed, int check_every, double *Xout,
-                                int *iters, int *active) {
+// The persistent kernel: one block per sample, every iteration inside. Shared memory: Q
+// (k x k), W (n x k, for the dual residual; left out in fixed mode) and the sample's vectors.
+__global__ void admm_persistent(int n, int k, const double *W, const double *K, const double *Q,
+                                const double *C, const double *WC, double *Z, double *U,
+                                const double *ynorm, double rho, int max_iters, double tol,
+                                int fixed, int check_every, double *Xout, int *iters, int *active) {
   extern __shared__ double sm[];
-  const int ldw = n + 1, tid = threadIdx.x, j = blockIdx.x;
-  double *sW = sm, *sK = sW + (size_t)ldw * k, *c = sK + (size_t)n * k, *x = c + n, *z = x + n;
-  double *u = z + k, *t = u + k, *dz = t + k, *red = dz + k;
-  for (int e = tid; e < n * k; e += blockDim.x) {
-    int i = e % n, r = e / n;
-    sW[i + r * ldw] = W[e];
-    sK[e] = K[e];
-  }
-  for (int i = tid; i < n; i += blockDim.x) c[i] = C[(size_t)j * n + i];
-  for (int r = tid; r < k; r += blockDim.x)
+  const int tid = threadIdx.x, j = blockIdx.x;
+  double *sQ = sm, *sW = sQ + (size_t)k * k, *z = sW + (fixed ? 0 : (size_t)n * k);
+  double *u = z + k, *t = u + k, *dz = t + k, *wc = dz + k, *red = wc + k;
+  for (int e = tid; e < k * k; e += blockDim.x) sQ[e] = Q[e];
+  if (!fixed)
+    for (int e = tid; e < n * k; e += blockDim.x) sW[e] = W[e];
+  for (int r = tid; r < k; r += blockDim.x) {
     z[r] = Z[(size_t)j * k + r], u[r] = U[(size_t)j * k + r];
+    t[r] = z[r] - u[r], wc[r] = WC[(size_t)j * k + r];
+  }
   __syncthreads();
   const double inv_rho = 1.0 / rho, scale = ynorm[j];
-  // x = c + K (z - u)
-#define X_UPDATE()                                                \
-  do {                                                            \
-    for (int r = tid; r < k; r += blockDim.x) t[r] = z[r] - u[r]; \
-    __syncthreads();                                              \
-    for (int i = tid; i < n; i += blockDim.x) {                   \
-      double s = c[i];                                            \
-      for (int r = 0; r < k; r++) s += sK[i + r * n] * t[r];      \
-      x[i] = s;                                                   \
-    }                                                             \
-    __syncthreads();                                              \
-  } while (0)
-  X_UPDATE();
   int it = 0, converged = 0;
   while (it < max_iters) {
     it++;
     double r2 = 0;
-    for (int r = tid; r < k; r += blockDim.x) {
-      double v = 0;
-      for (int i = 0; i < n; i++) v += sW[i + r * ldw] * x[i];
+    for (int r = tid; r < k; r += blockDim.x) {  // (W x)_r = (W C)_r + (Q t)_r
+      double v = wc[r];
+      for (int q = 0; q < k; q++) v += sQ[r + q * k] * t[q];
       blorc_admm_zu(v, inv_rho, &z[r], &u[r], &r2, &dz[r]);
     }
     __syncthreads();
@@ -146,7 +144,7 @@ __global__ void admm_persistent(int n, int k, const double *W, const double *K, 
       double p2 = block_sum(r2, red), w2 = 0;
       for (int i = tid; i < n; i += blockDim.x) {
         double w = 0;
-        for (int r = 0; r < k; r++) w += sW[i + r * ldw] * dz[r];
+        for (int r = 0; r < k; r++) w += sW[i + r * n] * dz[r];
         w2 += w * w;
       }
       double d2 = block_sum(w2, red) * rho * rho;
@@ -155,10 +153,12 @@ __global__ void admm_persistent(int n, int k, const double *W, const double *K, 
         break;
       }
     }
-    if (it < max_iters) X_UPDATE();
+    if (it < max_iters) {
+      for (int r = tid; r < k; r += blockDim.x) t[r] = z[r] - u[r];
+      __syncthreads();
+    }
   }
-#undef X_UPDATE
-  for (int i = tid; i < n; i += blockDim.x) Xout[(size_t)j * n + i] = x[i];
+  form_x(n, k, K, C + (size_t)j * n, t, Xout + (size_t)j * n);
   for (int r = tid; r < k; r += blockDim.x)
     Z[(size_t)j * k + r] = z[r], U[(size_t)j * k + r] = u[r];
   if (tid == 0) iters[j] = converged ? it : max_iters, active[j] = !converged;
@@ -166,21 +166,15 @@ __global__ void admm_persistent(int n, int k, const double *W, const double *K, 
 
 }  // namespace
 
-size_t cuda_admm_persistent_smem(int n, int k) {
-  return sizeof(double) *
-         ((size_t)(n + 1) * k + (size_t)n * k + 2 * (size_t)n + 4 * (size_t)k + 33);
+size_t cuda_admm_persistent_smem(int n, int k, int fixed) {
+  return sizeof(double) * ((size_t)k * k + (fixed ? 0 : (size_t)n * k) + 5 * (size_t)k + 33);
 }
 
-static blorc_status x_update(cuda_state *c, int n, int k, int B, blorc_error *err) {
+static blorc_status z_minus_u(cuda_state *c, int k, int B, blorc_error *err) {
   size_t kB = (size_t)k * B;
   diff_kernel<<<(unsigned)((kB + 255) / 256 < 1024 ? (kB + 255) / 256 : 1024), 256, 0, c->stream>>>(
       kB, c->Z, c->U, c->T);
   BLORC_CUDA_CHECK_LAUNCH("diff");
-  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Xa, c->C, (size_t)n * B * sizeof(double),
-                                   cudaMemcpyDeviceToDevice, c->stream));
-  const double one = 1;
-  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->K, n, c->T, k,
-                                 &one, c->Xa, n));
   return BLORC_OK;
 }
 
@@ -188,23 +182,30 @@ static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_
   cuda_state *c = cuda_of(b);
   int n = b->n, k = b->k, B = b->B, tk = cuda_threads_for(k), tn = cuda_threads_for(n);
   double rho = b->rho, one = 1, zero = 0;
-  BLORC_TRY(x_update(c, n, k, B, err));
+  BLORC_TRY(z_minus_u(c, k, B, err));
   for (int it = 1; it <= o->max_iters; it++) {
-    BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->Xa,
-                                   n, &zero, c->V, k));
+    BLORC_CUDA_CHECK(cudaMemcpyAsync(c->V, c->WC, (size_t)k * B * sizeof(double),
+                                     cudaMemcpyDeviceToDevice, c->stream));
+    BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, k, B, k, &one, c->Q, k, c->T,
+                                   k, &one, c->V, k));
     zu_kernel<<<B, tk, 0, c->stream>>>(k, 1.0 / rho, c->active, c->V, c->Z, c->U, c->D, c->r2);
     BLORC_CUDA_CHECK_LAUNCH("zu");
     if (!o->fixed && (it % o->check_every == 0 || it == o->max_iters)) {
       BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->W, n,
                                      c->D, k, &zero, c->R, n));
-      check_kernel<<<B, tn, 0, c->stream>>>(n, it, rho, o->tol, c->R, c->r2, c->ynorm, c->Xa,
-                                            c->Xout, c->iters, c->active);
+      check_kernel<<<B, tn, 0, c->stream>>>(n, k, it, rho, o->tol, c->R, c->r2, c->ynorm, c->K,
+                                            c->C, c->T, c->Xout, c->iters, c->active);
       BLORC_CUDA_CHECK_LAUNCH("check");
       int left = thrust::reduce(thrust::cuda::par.on(c->stream), c->active, c->active + B, 0);
       if (left == 0) return BLORC_OK;
     }
-    if (it < o->max_iters) BLORC_TRY(x_update(c, n, k, B, err));
+    if (it < o->max_iters) BLORC_TRY(z_minus_u(c, k, B, err));
   }
+  // x = C + K T for the columns that never stopped.
+  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Xa, c->C, (size_t)n * B * sizeof(double),
+                                   cudaMemcpyDeviceToDevice, c->stream));
+  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->K, n, c->T, k,
+                                 &one, c->Xa, n));
   copy_active<<<B, tn, 0, c->stream>>>(n, c->active, c->Xa, c->Xout);
   BLORC_CUDA_CHECK_LAUNCH("copy_active");
   return BLORC_OK;
@@ -217,8 +218,8 @@ static blorc_status admm_persistent_run(blorc_backend *b, const blorc_admm_opts 
   BLORC_CUDA_CHECK(cudaFuncSetAttribute(admm_persistent,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   admm_persistent<<<b->B, cuda_threads_for(n > k ? n : k), smem, c->stream>>>(
-      n, k, c->W, c->K, c->C, c->Z, c->U, c->ynorm, b->rho, o->max_iters, o->tol, o->fixed,
-      o->check_every, c->Xout, c->iters, c->active);
+      n, k, c->W, c->K, c->Q, c->C, c->WC, c->Z, c->U, c->ynorm, b->rho, o->max_iters, o->tol,
+      o->fixed, o->check_every, c->Xout, c->iters, c->active);
   BLORC_CUDA_CHECK_LAUNCH("admm_persistent");
   return BLORC_OK;
 }
@@ -240,9 +241,12 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
   BLORC_CUDA_CHECK(cudaMemcpyAsync(&info, c->info, sizeof info, cudaMemcpyDeviceToHost, c->stream));
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: cusolverDnDpotrs info %d", info);
+  const double one = 1, zero = 0;
+  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->C, n,
+                                 &zero, c->WC, k));
   init_flags<<<(B + 127) / 128, 128, 0, c->stream>>>(B, o->max_iters, c->iters, c->active);
   BLORC_CUDA_CHECK_LAUNCH("init_flags");
-  size_t smem = cuda_admm_persistent_smem(n, k);
+  size_t smem = cuda_admm_persistent_smem(n, k, o->fixed);
   int persistent = o->variant == BLORC_ADMM_PERSISTENT ||
                    (o->variant == BLORC_ADMM_AUTO && smem <= c->smem_optin);
   if (persistent && smem > c->smem_optin)

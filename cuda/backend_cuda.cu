@@ -11,7 +11,8 @@ namespace {
 // Every device array of the backend, for allocation and release in one place.
 template <typename F>
 void for_each_array(cuda_state *c, F f) {
-  f((void **)&c->W), f((void **)&c->L), f((void **)&c->K), f((void **)&c->Y), f((void **)&c->X);
+  f((void **)&c->W), f((void **)&c->L), f((void **)&c->K), f((void **)&c->Q), f((void **)&c->WC),
+      f((void **)&c->Y), f((void **)&c->X);
   f((void **)&c->ynorm), f((void **)&c->Z), f((void **)&c->U), f((void **)&c->C);
   f((void **)&c->Xa), f((void **)&c->Xout), f((void **)&c->V), f((void **)&c->D), f((void **)&c->T);
   f((void **)&c->R), f((void **)&c->r2), f((void **)&c->iters), f((void **)&c->active);
@@ -67,6 +68,8 @@ blorc_status cuda_init_inner(blorc_backend *b, cuda_state *c, blorc_error *err) 
       {(void **)&c->W, n * k * d, "W"},
       {(void **)&c->L, n * n * d, "the Cholesky factor"},
       {(void **)&c->K, n * k * d, "K"},
+      {(void **)&c->Q, k * k * d, "Q"},
+      {(void **)&c->WC, k * cap * d, "W C"},
       {(void **)&c->Y, n * cap * d, "noisy batch"},
       {(void **)&c->X, n * cap * d, "clean batch"},
       {(void **)&c->ynorm, cap * d, "norms"},

@@ -23,9 +23,9 @@ struct cuda_state {
   double *Zall, *Lall;  // k x N
   size_t *idx;          // cap
   // transform and factorisation
-  double *W, *L, *K;  // n x k, n x n, n x k
+  double *W, *L, *K, *Q;  // n x k, n x n, n x k, k x k (Q = W K)
   // batch
-  double *Y, *X, *ynorm, *Z, *U, *C, *Xa, *Xout, *V, *D, *T, *R, *r2;
+  double *Y, *X, *ynorm, *Z, *U, *C, *WC, *Xa, *Xout, *V, *D, *T, *R, *r2;
   int *iters, *active;
   // stages 3-5
   double *S, *sv, *Vs, *Xs, *A, *Bv, *H, *Wq, *Wg, *loss, *G;
@@ -46,8 +46,8 @@ blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err);
 blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err);
 blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err);
 
-// Bytes of shared memory the persistent kernel needs for n and k.
-size_t cuda_admm_persistent_smem(int n, int k);
+// Bytes of shared memory the persistent kernel needs for n and k (W is left out in fixed mode).
+size_t cuda_admm_persistent_smem(int n, int k, int fixed);
 
 // Threads per block for kernels working on one sample of length up to len.
 static inline int cuda_threads_for(int len) {

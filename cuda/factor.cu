@@ -1,5 +1,5 @@
-// Stage 1 on the GPU: Cholesky of I + rho W^T W (cuSOLVER potrf) and K = rho (I + rho W^T
-// W)^{-1} W^T (potrs), as src/cpu/factor.c does on the host.
+// Stage 1 on the GPU: Cholesky of I + rho W^T W (cuSOLVER potrf), K = rho (I + rho W^T W)^{-1}
+// W^T (potrs) and Q = W K (cuBLAS), as src/cpu/factor.c does on the host.
 #include "cuda_backend.h"
 
 namespace {
@@ -55,5 +55,9 @@ blorc_status cuda_factor(blorc_backend *b, blorc_error *err) {
   BLORC_CUDA_CHECK_LAUNCH("scale_copy");
   BLORC_CUSOLVER_CHECK(
       cusolverDnDpotrs(c->solver, CUBLAS_FILL_MODE_LOWER, n, k, c->L, n, c->K, n, c->info));
-  return check_info(c, "triangular solves (cusolverDnDpotrs)", err);
+  BLORC_TRY(check_info(c, "triangular solves (cusolverDnDpotrs)", err));
+  double one = 1;
+  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, k, n, &one, c->W, n, c->K, n,
+                                 &zero, c->Q, k));
+  return BLORC_OK;
 }

@@ -9,11 +9,11 @@
 static const char HELP[] =
     "usage: blorc-gpu grad --transform W.npy --clean X.npy --noisy Y.npy --output G.npy\n"
     "                      [--gamma 1e-3] [--check-fd] [--tol 1e-12] [--max-iters 50000]\n"
-    "                      [--rho 10] [--device cpu|cuda|auto]\n"
+    "                      [--rho 10] [--device cpu|cuda|auto] [--fd-output G_fd.npy]\n"
     "Writes G (shape of W), the gradient of mean_t 1/2||x*_t(W) - x_t||^2 over the N pairs, by\n"
     "the closed form (sign threshold gamma) and prints the loss. --check-fd also prints the\n"
     "relative error against central finite differences (step 1e-6): 2 k n extra solves of all\n"
-    "N pairs, so use it on small problems.\n";
+    "N pairs, so use it on small problems; --fd-output also saves that FD gradient.\n";
 
 int cmd_grad(int argc, char **argv) {
   const char *C = "grad", *wpath = NULL, *cpath = NULL, *npath = NULL, *out = NULL, *dev_s = "auto";
@@ -22,9 +22,10 @@ int cmd_grad(int argc, char **argv) {
   dopt.admm.max_iters = 50000;
   double gamma = 1e-3;
   int check_fd = 0;
+  const char *fd_out = NULL;
   static const struct option opts[] = {
       {"transform", 1, 0, 'w'}, {"clean", 1, 0, 'x'}, {"noisy", 1, 0, 'y'},
-      {"output", 1, 0, 'o'},    {"gamma", 1, 0, 'g'}, {"check-fd", 0, 0, 'f'},
+      {"output", 1, 0, 'o'},    {"gamma", 1, 0, 'g'}, {"check-fd", 0, 0, 'f'}, {"fd-output", 1, 0, 'F'},
       {"help", 0, 0, 'h'},      CLI_SOLVER_OPTIONS,   {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
@@ -37,6 +38,7 @@ int cmd_grad(int argc, char **argv) {
         if (cli_double(C, "gamma", optarg, -1e-300, &gamma)) return 2;
         break;
       case 'f': check_fd = 1; break;
+      case 'F': fd_out = optarg, check_fd = 1; break;
       case 'h': fputs(HELP, stdout); return 0;
       default:
         if (cli_solver_flag(C, o, optarg, &dopt, &dev_s) == 1) break;
@@ -56,9 +58,10 @@ int cmd_grad(int argc, char **argv) {
   size_t N = X.rows, kn = (size_t)k * n;
   int cap = N < 256 ? (int)N : 256;
   double *G = malloc(kn * sizeof(double)), *Wp = malloc(kn * sizeof(double)), loss = 0;
+  double *Gfd = malloc(kn * sizeof(double));
   size_t *idx = malloc((N ? N : 1) * sizeof(size_t));
   blorc_backend *b = NULL;
-  if (!st && (!G || !Wp || !idx)) st = blorc_fail(&e, BLORC_ENOMEM, "out of memory");
+  if (!st && (!G || !Wp || !Gfd || !idx)) st = blorc_fail(&e, BLORC_ENOMEM, "out of memory");
   for (size_t i = 0; !st && i < N; i++) idx[i] = i;
   if (!st) st = blorc_backend_create(dev, n, k, cap, &b, &e);
   if (!st) st = blorc_set_data(b, N, X.data, Y.data, &e);
@@ -82,6 +85,7 @@ int cmd_grad(int argc, char **argv) {
       if (!st) st = blorc_objective(b, cap, idx, N, &dopt, gamma, &lm, NULL, &e);
       Wp[i] = W.data[i];
       double fd = (lp - lm) / (2 * h);
+      Gfd[i] = fd;
       num += (G[i] - fd) * (G[i] - fd), den += fd * fd;
     }
     if (!st)
@@ -90,8 +94,9 @@ int cmd_grad(int argc, char **argv) {
           "entries)\n",
           sqrt(num / fmax(den, 1e-300)), h, kn);
   }
+  if (!st && fd_out) st = blorc_npy_save(fd_out, Gfd, 2, (size_t)k, (size_t)n, &e);
   blorc_backend_destroy(b);
   blorc_array_free(&W), blorc_array_free(&X), blorc_array_free(&Y);
-  free(G), free(Wp), free(idx);
+  free(G), free(Wp), free(Gfd), free(idx);
   return st ? cli_fail(C, &e) : 0;
 }

@@ -1,7 +1,10 @@
 /* Stage 2: batched ADMM for argmin_x 1/2||x - y||^2 + ||W x||_1 on the selected batch, split
- * z = W x with scaled dual u (design.md section 2). Each iteration is two GEMMs over the
- * still-active columns plus per-element updates from blorc/elementwise.h; converged samples
- * are swapped behind the active ones so the GEMMs shrink as samples finish. */
+ * z = W x with scaled dual u (design.md section 2). The x-update x = C + K (z - u) is only
+ * ever needed through W x, so each iteration computes W x = W C + Q (z - u) with Q = W K
+ * (k x k, from stage 1): one GEMM of k x k x B instead of two of n x k x B, and x itself is
+ * formed once per sample, when it stops. The per-element updates come from
+ * blorc/elementwise.h; converged samples are swapped behind the active ones so the GEMMs
+ * shrink as samples finish. */
 #include <lapacke.h>
 #include <string.h>
 
@@ -25,13 +28,18 @@ static void unpermute(double *M, double *tmp, int rows, int B, const int *pos) {
   memcpy(M, tmp, (size_t)rows * B * sizeof(double));
 }
 
-/* x-update for the first na columns: Xa = C + K (Z - U). */
-static void x_update(cpu_state *c, int n, int k, int na) {
-  size_t kn = (size_t)k * na;
-  for (size_t i = 0; i < kn; i++) c->T[i] = c->Z[i] - c->U[i];
-  memcpy(c->Xa, c->C, (size_t)n * na * sizeof(double));
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, na, k, 1.0, c->K, n, c->T, k, 1.0,
-              c->Xa, n);
+/* T = Z - U for the first na columns. */
+static void z_minus_u(cpu_state *c, int k, int na) {
+  size_t len = (size_t)k * na;
+  for (size_t i = 0; i < len; i++) c->T[i] = c->Z[i] - c->U[i];
+}
+
+/* x = C + K T for columns [from, from + count): the x whose W x the last iteration used. */
+static void form_x(cpu_state *c, int n, int k, int from, int count) {
+  if (count <= 0) return;
+  memcpy(c->Xa + (size_t)from * n, c->C + (size_t)from * n, (size_t)n * count * sizeof(double));
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, count, k, 1.0, c->K, n,
+              c->T + (size_t)from * k, k, 1.0, c->Xa + (size_t)from * n, n);
 }
 
 blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_stats *stats,
@@ -45,14 +53,17 @@ blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_sta
   memcpy(c->C, c->Y, (size_t)n * B * sizeof(double));
   lapack_int info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', n, B, c->L, n, c->C, n);
   if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: dpotrs info %d", (int)info);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, c->W, n, c->C, n, 0.0, c->WC,
+              k);
   for (int j = 0; j < B; j++) c->pos[j] = j, c->iters[j] = o->max_iters;
 
   int na = B; /* columns 0..na-1 (in the order pos) are still iterating */
   int it = 0;
-  x_update(c, n, k, na);
+  z_minus_u(c, k, na);
   while (it < o->max_iters && na > 0) {
     it++;
-    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, na, n, 1.0, c->W, n, c->Xa, n, 0.0,
+    memcpy(c->V, c->WC, (size_t)k * na * sizeof(double));
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, na, k, 1.0, c->Q, k, c->T, k, 1.0,
                 c->V, k);
 #pragma omp parallel for schedule(static)
     for (int j = 0; j < na; j++) {
@@ -74,11 +85,14 @@ blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_sta
         d2 *= rho * rho;
         if (!blorc_admm_converged(c->r2[j], d2, o->tol, c->ynorm[j])) continue;
         c->iters[c->pos[j]] = it;
+        form_x(c, n, k, j, 1);
         int last = na - 1;
         swap_cols(c->C, n, j, last);
+        swap_cols(c->WC, k, j, last);
         swap_cols(c->Xa, n, j, last);
         swap_cols(c->Z, k, j, last);
         swap_cols(c->U, k, j, last);
+        swap_cols(c->T, k, j, last);
         double t = c->ynorm[j];
         c->ynorm[j] = c->ynorm[last], c->ynorm[last] = t;
         int p = c->pos[j];
@@ -86,9 +100,9 @@ blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_sta
         na--;
       }
     }
-    /* The next x; for samples that just finished, Xa keeps the x their test used. */
-    if (na > 0 && it < o->max_iters) x_update(c, n, k, na);
+    if (na > 0 && it < o->max_iters) z_minus_u(c, k, na);
   }
+  form_x(c, n, k, 0, na); /* samples that ran to the cap (or max_iters = 0) */
   unpermute(c->Xa, c->R, n, B, c->pos);
   unpermute(c->Z, c->T, k, B, c->pos);
   unpermute(c->U, c->T, k, B, c->pos);

@@ -10,10 +10,11 @@
 static void cpu_destroy(blorc_backend *b) {
   cpu_state *c = cpu_of(b);
   if (!c) return;
-  double **bufs[] = {&c->Xall, &c->Yall,  &c->Zall, &c->Lall, &c->W,  &c->L,  &c->K,      &c->Y,
-                     &c->X,    &c->ynorm, &c->Z,    &c->U,    &c->C,  &c->Xa, &c->V,      &c->D,
-                     &c->R,    &c->T,     &c->r2,   &c->S,    &c->sv, &c->Vs, &c->Xs,     &c->A,
-                     &c->Bv,   &c->H,     &c->loss, &c->G,    &c->Wq, &c->Wg, &c->scratch};
+  double **bufs[] = {&c->Xall, &c->Yall, &c->Zall, &c->Lall, &c->W,      &c->L,  &c->K,
+                     &c->Q,    &c->WC,   &c->Y,    &c->X,    &c->ynorm,  &c->Z,  &c->U,
+                     &c->C,    &c->Xa,   &c->V,    &c->D,    &c->R,      &c->T,  &c->r2,
+                     &c->S,    &c->sv,   &c->Vs,   &c->Xs,   &c->A,      &c->Bv, &c->H,
+                     &c->loss, &c->G,    &c->Wq,   &c->Wg,   &c->scratch};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
   free(c->idx);
   free(c->iters);
@@ -38,6 +39,8 @@ static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
   c->W = zalloc(n * k, &ok);
   c->L = zalloc(n * n, &ok);
   c->K = zalloc(n * k, &ok);
+  c->Q = zalloc(k * k, &ok);
+  c->WC = zalloc(k * cap, &ok);
   c->Y = zalloc(n * cap, &ok);
   c->X = zalloc(n * cap, &ok);
   c->ynorm = zalloc(cap, &ok);

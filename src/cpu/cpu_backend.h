@@ -17,11 +17,13 @@ typedef struct cpu_state {
   double *W; /* n x k: W^T column-major, i.e. W row-major */
   double *L; /* n x n Cholesky factor of I + rho W^T W (lower) */
   double *K; /* n x k: rho (I + rho W^T W)^{-1} W^T */
+  double *Q; /* k x k: W K, so that W x = W C + Q (z - u) */
   /* batch (stage 2) */
   double *Y, *X;     /* n x cap */
   double *ynorm;     /* cap */
   double *Z, *U;     /* k x cap */
   double *C;         /* n x cap: (I + rho W^T W)^{-1} y */
+  double *WC;        /* k x cap: W C */
   double *Xa;        /* n x cap: ADMM x */
   double *V, *D, *T; /* k x cap: W x; z change; z - u */
   double *R;         /* n x cap: W^T dz */

@@ -1,5 +1,6 @@
-/* Stage 1: Cholesky factor of I + rho W^T W, and K = rho (I + rho W^T W)^{-1} W^T, so each
- * ADMM x-update is one GEMM: x = C + K (z - u) with C = (I + rho W^T W)^{-1} y. */
+/* Stage 1: Cholesky factor of I + rho W^T W, K = rho (I + rho W^T W)^{-1} W^T and Q = W K,
+ * so each ADMM iteration is one GEMM: W x = W C + Q (z - u), with x = C + K (z - u) and
+ * C = (I + rho W^T W)^{-1} y. */
 #include <lapacke.h>
 #include <string.h>
 
@@ -27,5 +28,7 @@ blorc_status cpu_factor(blorc_backend *b, blorc_error *err) {
   for (size_t i = 0; i < (size_t)n * k; i++) c->K[i] = rho * c->W[i];
   info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', n, k, c->L, n, c->K, n);
   if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "factor: dpotrs info %d", (int)info);
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, k, n, 1.0, c->W, n, c->K, n, 0.0, c->Q,
+              k);
   return BLORC_OK;
 }
