@@ -162,6 +162,13 @@ TEST_F(Cli, GradWritesTheGradientAndChecksIt) {
   // Finite differences with exact lower-level solves (ADMM at 1e-12 then the closed form):
   // truncation and rounding stay near 1e-9, a wrong gradient is off by O(1).
   EXPECT_LT(err, 1e-6) << r.out;
+  // --fd-output saves the finite-difference gradient itself.
+  r = run("grad --transform w.npy --clean x.npy --noisy y.npy --output g.npy --fd-output f.npy --gamma 1e-8");
+  ASSERT_EQ(r.code, 0) << r.err;
+  blorc_array a = load("g.npy"), f = load("f.npy");
+  ref::Vec va(a.data, a.data + 56), vf(f.data, f.data + 56);
+  EXPECT_LT(ref::rel_diff(va, vf), 1e-6);
+  blorc_array_free(&a), blorc_array_free(&f);
 }
 
 TEST_F(Cli, EvalPrintsATable) {
@@ -184,6 +191,26 @@ TEST_F(Cli, EvalPrintsATable) {
   // Tuned on the same pairs, the baseline is at least as good as the fixed scale 0.15.
   EXPECT_GE(base, learned - 1e-6);
   EXPECT_GT(base, noisy + 2);
+}
+
+TEST_F(Cli, BenchPrintsOneCsvRowPerStage) {
+  Result r = run("bench --n 16 --batch 5 --iters 20 --fixed --repeat 3 --csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream s(r.out);
+  std::string line;
+  std::getline(s, line);
+  EXPECT_EQ(line, "device,n,k,batch,iters,stage,ms_median,ms_min,ms_max,samples_per_s");
+  std::vector<std::string> stages;
+  while (std::getline(s, line)) {
+    char stage[32];
+    double med, mn, mx, sps;
+    ASSERT_EQ(std::sscanf(line.c_str(), "cpu,16,15,5,20,%31[^,],%lf,%lf,%lf,%lf", stage, &med, &mn, &mx, &sps), 5) << line;
+    EXPECT_LE(mn, med);
+    EXPECT_LE(med, mx);
+    stages.push_back(stage);
+  }
+  EXPECT_EQ(stages, (std::vector<std::string>{"factor", "admm", "signs", "svd", "closed_form", "gradient", "update", "total"}));
+  expect_error(run("bench --device tpu"), 2, "--device 'tpu'");
 }
 
 TEST_F(Cli, TrainWritesTheRunDirectory) {

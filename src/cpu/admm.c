@@ -3,9 +3,11 @@
  * ever needed through W x, so each iteration computes W x = W C + Q (z - u) with Q = W K
  * (k x k, from stage 1): one GEMM of k x k x B instead of two of n x k x B, and x itself is
  * formed once per sample, when it stops. The per-element updates come from
- * blorc/elementwise.h; converged samples are swapped behind the active ones so the GEMMs
- * shrink as samples finish. */
+ * blorc/elementwise.h. Each thread runs a contiguous range of samples through all its
+ * iterations; converged samples are swapped behind the active ones so the GEMMs shrink as
+ * samples finish. */
 #include <lapacke.h>
+#include <omp.h>
 #include <string.h>
 
 #include "blorc/elementwise.h"
@@ -28,12 +30,6 @@ static void unpermute(double *M, double *tmp, int rows, int B, const int *pos) {
   memcpy(M, tmp, (size_t)rows * B * sizeof(double));
 }
 
-/* T = Z - U for the first na columns. */
-static void z_minus_u(cpu_state *c, int k, int na) {
-  size_t len = (size_t)k * na;
-  for (size_t i = 0; i < len; i++) c->T[i] = c->Z[i] - c->U[i];
-}
-
 /* x = C + K T for columns [from, from + count): the x whose W x the last iteration used. */
 static void form_x(cpu_state *c, int n, int k, int from, int count) {
   if (count <= 0) return;
@@ -42,67 +38,81 @@ static void form_x(cpu_state *c, int n, int k, int from, int count) {
               c->T + (size_t)from * k, k, 1.0, c->Xa + (size_t)from * n, n);
 }
 
+/* ADMM on the batch columns [lo, hi), by one thread with single-threaded BLAS: no barrier
+ * between iterations, so a slow or preempted core delays only its own columns. Converged
+ * columns are swapped to the end of the range. Returns the columns that did not converge. */
+static int admm_range(cpu_state *c, int n, int k, int lo, int hi, double rho,
+                      const blorc_admm_opts *o) {
+  int na = hi - lo, it = 0;
+  double inv_rho = 1.0 / rho;
+  double *T = c->T + (size_t)lo * k, *Z = c->Z + (size_t)lo * k, *U = c->U + (size_t)lo * k;
+  double *V = c->V + (size_t)lo * k, *D = c->D + (size_t)lo * k, *R = c->R + (size_t)lo * n;
+  for (size_t i = 0; i < (size_t)k * na; i++) T[i] = Z[i] - U[i];
+  while (it < o->max_iters && na > 0) {
+    it++;
+    memcpy(V, c->WC + (size_t)lo * k, (size_t)k * na * sizeof(double));
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, na, k, 1.0, c->Q, k, T, k, 1.0, V, k);
+    for (int j = 0; j < na; j++) {
+      double r2 = 0;
+      for (int i = 0; i < k; i++) {
+        size_t e = (size_t)j * k + i;
+        blorc_admm_zu(V[e], inv_rho, &Z[e], &U[e], &r2, &D[e]);
+      }
+      c->r2[lo + j] = r2;
+    }
+    if (!o->fixed && (it % o->check_every == 0 || it == o->max_iters)) {
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, na, k, 1.0, c->W, n, D, k, 0.0, R,
+                  n);
+      /* Walk backwards so a swap only brings in columns already tested. */
+      for (int j = na - 1; j >= 0; j--) {
+        double d2 = 0;
+        for (int i = 0; i < n; i++) d2 += R[(size_t)j * n + i] * R[(size_t)j * n + i];
+        d2 *= rho * rho;
+        int col = lo + j, last = lo + na - 1;
+        if (!blorc_admm_converged(c->r2[col], d2, o->tol, c->ynorm[col])) continue;
+        c->iters[c->pos[col]] = it;
+        form_x(c, n, k, col, 1);
+        swap_cols(c->C, n, col, last);
+        swap_cols(c->WC, k, col, last);
+        swap_cols(c->Xa, n, col, last);
+        swap_cols(c->Z, k, col, last);
+        swap_cols(c->U, k, col, last);
+        swap_cols(c->T, k, col, last);
+        double t = c->ynorm[col];
+        c->ynorm[col] = c->ynorm[last], c->ynorm[last] = t;
+        int p = c->pos[col];
+        c->pos[col] = c->pos[last], c->pos[last] = p;
+        na--;
+      }
+    }
+    if (na > 0 && it < o->max_iters)
+      for (size_t i = 0; i < (size_t)k * na; i++) T[i] = Z[i] - U[i];
+  }
+  form_x(c, n, k, lo, na); /* columns that ran to the cap (or max_iters = 0) */
+  return na;
+}
+
 blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_stats *stats,
                       blorc_error *err) {
   cpu_state *c = cpu_of(b);
   int n = b->n, k = b->k, B = b->B;
-  double rho = b->rho, inv_rho = 1.0 / rho;
+  double rho = b->rho;
 
   /* Warm start: the store keeps lambda = rho u, which does not change with rho. */
-  for (size_t i = 0; i < (size_t)k * B; i++) c->U[i] *= inv_rho;
+  for (size_t i = 0; i < (size_t)k * B; i++) c->U[i] /= rho;
   memcpy(c->C, c->Y, (size_t)n * B * sizeof(double));
   lapack_int info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', n, B, c->L, n, c->C, n);
   if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: dpotrs info %d", (int)info);
   cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, c->W, n, c->C, n, 0.0, c->WC,
               k);
   for (int j = 0; j < B; j++) c->pos[j] = j, c->iters[j] = o->max_iters;
-
-  int na = B; /* columns 0..na-1 (in the order pos) are still iterating */
-  int it = 0;
-  z_minus_u(c, k, na);
-  while (it < o->max_iters && na > 0) {
-    it++;
-    memcpy(c->V, c->WC, (size_t)k * na * sizeof(double));
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, na, k, 1.0, c->Q, k, c->T, k, 1.0,
-                c->V, k);
-#pragma omp parallel for schedule(static)
-    for (int j = 0; j < na; j++) {
-      double r2 = 0;
-      for (int i = 0; i < k; i++) {
-        size_t e = (size_t)j * k + i;
-        blorc_admm_zu(c->V[e], inv_rho, &c->Z[e], &c->U[e], &r2, &c->D[e]);
-      }
-      c->r2[j] = r2;
-    }
-    int check = !o->fixed && (it % o->check_every == 0 || it == o->max_iters);
-    if (check) {
-      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, na, k, 1.0, c->W, n, c->D, k, 0.0,
-                  c->R, n);
-      /* Walk backwards so a swap only brings in columns already tested. */
-      for (int j = na - 1; j >= 0; j--) {
-        double d2 = 0;
-        for (int i = 0; i < n; i++) d2 += c->R[(size_t)j * n + i] * c->R[(size_t)j * n + i];
-        d2 *= rho * rho;
-        if (!blorc_admm_converged(c->r2[j], d2, o->tol, c->ynorm[j])) continue;
-        c->iters[c->pos[j]] = it;
-        form_x(c, n, k, j, 1);
-        int last = na - 1;
-        swap_cols(c->C, n, j, last);
-        swap_cols(c->WC, k, j, last);
-        swap_cols(c->Xa, n, j, last);
-        swap_cols(c->Z, k, j, last);
-        swap_cols(c->U, k, j, last);
-        swap_cols(c->T, k, j, last);
-        double t = c->ynorm[j];
-        c->ynorm[j] = c->ynorm[last], c->ynorm[last] = t;
-        int p = c->pos[j];
-        c->pos[j] = c->pos[last], c->pos[last] = p;
-        na--;
-      }
-    }
-    if (na > 0 && it < o->max_iters) z_minus_u(c, k, na);
+  /* Each thread owns a contiguous range of columns for all iterations. */
+  int nt = c->nthreads < B ? c->nthreads : B, left = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : left)
+  {
+    int t = omp_get_thread_num(), p = omp_get_num_threads();
+    left += admm_range(c, n, k, (int)((long)B * t / p), (int)((long)B * (t + 1) / p), rho, o);
   }
-  form_x(c, n, k, 0, na); /* samples that ran to the cap (or max_iters = 0) */
   unpermute(c->Xa, c->R, n, B, c->pos);
   unpermute(c->Z, c->T, k, B, c->pos);
   unpermute(c->U, c->T, k, B, c->pos);
@@ -120,6 +130,6 @@ blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_sta
   }
   /* "At the cap": used every iteration without passing the test (all of them in fixed
    * mode, where the test never runs). */
-  stats->at_cap = o->max_iters > 0 ? na : 0;
+  stats->at_cap = o->max_iters > 0 ? left : 0;
   return BLORC_OK;
 }
