@@ -49,12 +49,16 @@ blorc_status blorc_checkpoint_save(const char *run_dir, const blorc_checkpoint *
     if ((st = blorc_npy_save(path, *e[i].data, 2, e[i].rows, e[i].cols, err))) return st;
   }
   char meta[1024];
-  int len = snprintf(meta, sizeof meta,
-                     "[checkpoint]\nepoch = %d\nstep = %lld\nadam_t = %lld\n"
-                     "rng0 = %016" PRIx64 "\nrng1 = %016" PRIx64 "\nrng2 = %016" PRIx64
-                     "\nrng3 = %016" PRIx64 "\nrng_spare = %a\nrng_has_spare = %d\n",
-                     c->epoch, c->step, c->adam_t, c->rng.s[0], c->rng.s[1], c->rng.s[2],
-                     c->rng.s[3], c->rng.spare, c->rng.has_spare);
+  int len = snprintf(
+      meta, sizeof meta,
+      "[checkpoint]\nepoch = %d\nstep = %lld\nadam_t = %lld\n"
+      "rng0 = %016" PRIx64 "\nrng1 = %016" PRIx64 "\nrng2 = %016" PRIx64 "\nrng3 = %016" PRIx64
+      "\nrng_spare = %a\nrng_has_spare = %d\n"
+      "rho = %a\nrho_dir = %d\nrho_phase = %d\nrho_base_cost = %a\n"
+      "rho_iters = %lld\nrho_samples = %lld\nrho_batches = %d\n",
+      c->epoch, c->step, c->adam_t, c->rng.s[0], c->rng.s[1], c->rng.s[2], c->rng.s[3],
+      c->rng.spare, c->rng.has_spare, c->tuner.rho, c->tuner.dir, c->tuner.phase,
+      c->tuner.base_cost, c->tuner.iters, c->tuner.samples, c->tuner.batches);
   snprintf(path, sizeof path, "%s/meta.ini", tmpdir);
   if ((st = blorc_write_atomic(path, meta, (size_t)len, err))) return st;
   blorc_remove_tree(final); /* a checkpoint of the same epoch from an earlier attempt */
@@ -92,6 +96,20 @@ static int on_meta(void *user, const char *section, const char *key, const char 
     c->rng.spare = strtod(value, NULL);
   else if (!strcmp(key, "rng_has_spare"))
     c->rng.has_spare = atoi(value);
+  else if (!strcmp(key, "rho"))
+    c->tuner.rho = strtod(value, NULL);
+  else if (!strcmp(key, "rho_dir"))
+    c->tuner.dir = atoi(value);
+  else if (!strcmp(key, "rho_phase"))
+    c->tuner.phase = atoi(value);
+  else if (!strcmp(key, "rho_base_cost"))
+    c->tuner.base_cost = strtod(value, NULL);
+  else if (!strcmp(key, "rho_iters"))
+    c->tuner.iters = strtoll(value, NULL, 10);
+  else if (!strcmp(key, "rho_samples"))
+    c->tuner.samples = strtoll(value, NULL, 10);
+  else if (!strcmp(key, "rho_batches"))
+    c->tuner.batches = atoi(value);
   else
     return 0;
   return 1;

@@ -9,11 +9,13 @@
 
 #include "blorc/error.h"
 #include "blorc/rng.h"
+#include "rho_tuner.h"
 
 typedef struct blorc_checkpoint {
   int epoch;
   long long step, adam_t;
   blorc_rng rng;
+  blorc_rho_tuner tuner;
   int k, n;
   size_t N, Ntrain;
   double *W, *m, *v; /* k x n each */

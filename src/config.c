@@ -43,7 +43,9 @@ static const key_def KEYS[] = {
     K("train", "gamma", T_DOUBLE, gamma, NULL, "sign threshold"),
     K("train", "seed", T_I64, seed, NULL, "shuffling seed"),
     K("train", "checkpoint_every", T_INT, checkpoint_every, NULL, "epochs between checkpoints"),
-    K("admm", "rho", T_DOUBLE, rho, NULL, "ADMM penalty"),
+    K("admm", "rho", T_DOUBLE, rho, NULL, "ADMM penalty (the starting value when rho_auto)"),
+    K("admm", "rho_auto", T_BOOL, rho_auto, NULL,
+      "tune rho for speed while training (not in fixed mode)"),
     K("admm", "tol", T_DOUBLE, tol, NULL, "ADMM residual tolerance"),
     K("admm", "max_iters", T_INT, max_iters, NULL, "ADMM iteration cap"),
     K("admm", "fixed", T_BOOL, fixed, NULL, "run exactly max_iters"),
@@ -71,6 +73,7 @@ void blorc_config_defaults(blorc_config *c) {
   c->seed = 1;
   c->checkpoint_every = 5;
   c->rho = 10;
+  c->rho_auto = 1;
   c->tol = 1e-7;
   c->max_iters = 2000;
   c->fixed = 0;

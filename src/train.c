@@ -16,9 +16,10 @@
 #include "checkpoint.h"
 #include "fsutil.h"
 #include "optimizer.h"
+#include "rho_tuner.h"
 
 static const char LOG_HEADER[] =
-    "epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_changes\n";
+    "epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_changes,rho\n";
 
 static double now_s(void) {
   struct timespec t;
@@ -106,7 +107,7 @@ static blorc_status write_config(run *r, blorc_error *err) {
 
 static blorc_status validate(run *r, double *psnr, blorc_error *err) {
   blorc_denoise_opts o = blorc_denoise_defaults();
-  o.rho = r->cfg->rho;
+  o.rho = r->ck.tuner.rho;
   blorc_status st = blorc_denoise(r->b, r->cfg->batch, r->vidx, r->Nval, &o, r->xval, NULL, err);
   if (st) return st;
   double s = 0;
@@ -154,6 +155,7 @@ static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error
 /* One epoch over the training samples in a fresh shuffled order. */
 static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *err) {
   const blorc_config *c = r->cfg;
+  int auto_rho = c->rho_auto && !c->fixed; /* fixed mode: every rho costs the same */
   double t0 = now_s();
   for (size_t i = 0; i < r->Ntr; i++) r->perm[i] = i;
   blorc_rng_shuffle(&r->ck.rng, r->perm, r->Ntr);
@@ -169,9 +171,10 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
     blorc_admm_stats as;
     double loss;
     if ((st = blorc_select(r->b, r->perm + start, B, err)) ||
-        (st = blorc_factor(r->b, c->rho, err)) || (st = blorc_admm(r->b, &ao, &as, err)) ||
-        (st = blorc_signs(r->b, c->gamma, err)) || (st = blorc_svd(r->b, c->svd_tol, err)) ||
-        (st = blorc_closed_form(r->b, err)) || (st = blorc_gradient(r->b, &loss, err)) ||
+        (st = blorc_factor(r->b, auto_rho ? blorc_rho_tuner_next(&r->ck.tuner) : c->rho, err)) ||
+        (st = blorc_admm(r->b, &ao, &as, err)) || (st = blorc_signs(r->b, c->gamma, err)) ||
+        (st = blorc_svd(r->b, c->svd_tol, err)) || (st = blorc_closed_form(r->b, err)) ||
+        (st = blorc_gradient(r->b, &loss, err)) ||
         (st = blorc_read(r->b, BLORC_BUF_SIGN, r->sbuf, (size_t)B * r->k, err)) ||
         (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err))) {
       if (st == BLORC_ENUMERIC) { /* numerical trouble in a stage: W has diverged */
@@ -192,6 +195,7 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
         prev[i] = now[i];
       }
     }
+    if (auto_rho) blorc_rho_tuner_record(&r->ck.tuner, as.iters_total, B);
     loss_sum += loss * B;
     iters += as.iters_total;
     at_cap += as.at_cap;
@@ -214,6 +218,7 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   lg->mean_iters = (double)iters / (double)r->Ntr;
   lg->share_at_cap = (double)at_cap / (double)r->Ntr;
   lg->sign_changes = first ? -1 : changes;
+  lg->rho = r->ck.tuner.rho;
   return BLORC_OK;
 }
 
@@ -274,6 +279,7 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   for (size_t i = 0; i < r.Ntr * r.k; i++) r.ck.signs[i] = 2.0;
   r.ck.k = r.k, r.ck.n = r.n, r.ck.N = r.N, r.ck.Ntrain = r.Ntr;
   blorc_rng_seed(&r.ck.rng, (uint64_t)cfg->seed);
+  blorc_rho_tuner_init(&r.ck.tuner, cfg->rho);
   if ((st = open_backend(&r, h, err))) goto done;
   if ((st = blorc_set_data(r.b, r.N, r.X, r.Y, err))) goto done;
   int first_epoch = 1;
@@ -289,6 +295,7 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
       r.opt.t = in.adam_t;
       r.ck.rng = in.rng;
       r.ck.step = in.step;
+      r.ck.tuner = in.tuner;
       first_epoch = in.epoch + 1;
       st = blorc_write(r.b, BLORC_BUF_STATE_Z, in.Z, r.N * r.k, err);
       if (!st) st = blorc_write(r.b, BLORC_BUF_STATE_LAMBDA, in.L, r.N * r.k, err);
@@ -331,9 +338,9 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     result->epochs_run++;
     result->final_val_psnr = lg.val_psnr;
     char row[256];
-    snprintf(row, sizeof row, "%d,%.10g,%.6f,%.4f,%.2f,%.2f,%.4f,%lld\n", lg.epoch, lg.loss,
+    snprintf(row, sizeof row, "%d,%.10g,%.6f,%.4f,%.2f,%.2f,%.4f,%lld,%.6g\n", lg.epoch, lg.loss,
              lg.val_psnr, lg.seconds, lg.samples_per_s, lg.mean_iters, lg.share_at_cap,
-             lg.sign_changes);
+             lg.sign_changes, lg.rho);
     if ((st = log_append(&r, row, err)) || (st = write_file(&r, "log.csv", r.log, err))) goto done;
     if (e % cfg->checkpoint_every == 0 || e == cfg->epochs)
       if ((st = save_checkpoint(&r, e, err))) goto done;

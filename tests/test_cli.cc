@@ -224,7 +224,7 @@ TEST_F(Cli, TrainWritesTheRunDirectory) {
   std::string log = slurp(path("run/log.csv"));
   EXPECT_EQ(
       log.rfind(
-          "epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_changes\n",
+          "epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_changes,rho\n",
           0),
       0u);
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 3);

@@ -34,6 +34,7 @@ typedef struct blorc_config {
   int checkpoint_every;
   /* [admm] */
   double rho, tol;
+  int rho_auto; /* tune rho during training (rho is then the starting value) */
   int max_iters, fixed, check_every;
   double svd_tol;
   char device[8]; /* cpu, cuda, auto */

@@ -23,6 +23,7 @@ typedef struct blorc_epoch_log {
   double share_at_cap;    /* share of training samples that hit the ADMM cap */
   long long sign_changes; /* sign-pattern entries that changed since the previous epoch,
                              -1 in the first epoch of a run (nothing to compare with) */
+  double rho;             /* ADMM penalty at the end of the epoch */
 } blorc_epoch_log;
 
 /* What the caller is told while a run goes (the library itself never prints). */

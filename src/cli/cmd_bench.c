@@ -28,7 +28,7 @@ static const char HELP[] =
     "(for side-by-side runs with other tools on identical data).\n";
 
 enum { S_FACTOR, S_ADMM, S_SIGNS, S_SVD, S_CLOSED, S_GRAD, S_UPDATE, S_TOTAL, NSTAGES };
-static const char *STAGE[NSTAGES] = {"factor",   "admm",     "signs",  "svd",
+static const char *STAGE[NSTAGES] = {"factor",      "admm",     "signs",  "svd",
                                      "closed_form", "gradient", "update", "total"};
 
 typedef struct {
@@ -124,30 +124,59 @@ int cmd_bench(int argc, char **argv) {
   int csv = 0;
   unsigned long long seed = 0;
   static const struct option opts[] = {
-      {"device", 1, 0, 'd'}, {"n", 1, 0, 'n'},       {"k", 1, 0, 'K'},       {"batch", 1, 0, 'b'},
-      {"iters", 1, 0, 'i'},  {"fixed", 0, 0, 'F'},   {"tol", 1, 0, 't'},     {"repeat", 1, 0, 'r'},
-      {"rho", 1, 0, 'p'},    {"init", 1, 0, 'w'},    {"init-scale", 1, 0, 'c'}, {"gamma", 1, 0, 'g'},
-      {"variant", 1, 0, 'V'}, {"lr", 1, 0, 'l'},     {"seed", 1, 0, 's'},    {"csv", 0, 0, 'v'},
-      {"transform", 1, 0, 'T'}, {"clean", 1, 0, 'x'}, {"noisy", 1, 0, 'y'},
-      {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+      {"device", 1, 0, 'd'},  {"n", 1, 0, 'n'},          {"k", 1, 0, 'K'},
+      {"batch", 1, 0, 'b'},   {"iters", 1, 0, 'i'},      {"fixed", 0, 0, 'F'},
+      {"tol", 1, 0, 't'},     {"repeat", 1, 0, 'r'},     {"rho", 1, 0, 'p'},
+      {"init", 1, 0, 'w'},    {"init-scale", 1, 0, 'c'}, {"gamma", 1, 0, 'g'},
+      {"variant", 1, 0, 'V'}, {"lr", 1, 0, 'l'},         {"seed", 1, 0, 's'},
+      {"csv", 0, 0, 'v'},     {"transform", 1, 0, 'T'},  {"clean", 1, 0, 'x'},
+      {"noisy", 1, 0, 'y'},   {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {
       case 'd': device = optarg; break;
-      case 'n': if (cli_int(C, "n", optarg, 2, &v)) return 2; s.n = (int)v; break;
-      case 'K': if (cli_int(C, "k", optarg, 1, &v)) return 2; s.k = (int)v; break;
-      case 'b': if (cli_int(C, "batch", optarg, 1, &v)) return 2; s.B = (int)v; break;
-      case 'i': if (cli_int(C, "iters", optarg, 0, &v)) return 2; s.admm.max_iters = (int)v; break;
+      case 'n':
+        if (cli_int(C, "n", optarg, 2, &v)) return 2;
+        s.n = (int)v;
+        break;
+      case 'K':
+        if (cli_int(C, "k", optarg, 1, &v)) return 2;
+        s.k = (int)v;
+        break;
+      case 'b':
+        if (cli_int(C, "batch", optarg, 1, &v)) return 2;
+        s.B = (int)v;
+        break;
+      case 'i':
+        if (cli_int(C, "iters", optarg, 0, &v)) return 2;
+        s.admm.max_iters = (int)v;
+        break;
       case 'F': s.admm.fixed = 1; break;
-      case 't': if (cli_double(C, "tol", optarg, 0, &s.admm.tol)) return 2; break;
-      case 'r': if (cli_int(C, "repeat", optarg, 1, &v)) return 2; s.repeat = (int)v; break;
-      case 'p': if (cli_double(C, "rho", optarg, 0, &s.rho)) return 2; break;
+      case 't':
+        if (cli_double(C, "tol", optarg, 0, &s.admm.tol)) return 2;
+        break;
+      case 'r':
+        if (cli_int(C, "repeat", optarg, 1, &v)) return 2;
+        s.repeat = (int)v;
+        break;
+      case 'p':
+        if (cli_double(C, "rho", optarg, 0, &s.rho)) return 2;
+        break;
       case 'w': init = optarg; break;
-      case 'c': if (cli_double(C, "init-scale", optarg, 0, &scale)) return 2; break;
-      case 'g': if (cli_double(C, "gamma", optarg, -1e-300, &s.gamma)) return 2; break;
+      case 'c':
+        if (cli_double(C, "init-scale", optarg, 0, &scale)) return 2;
+        break;
+      case 'g':
+        if (cli_double(C, "gamma", optarg, -1e-300, &s.gamma)) return 2;
+        break;
       case 'V': variant = optarg; break;
-      case 'l': if (cli_double(C, "lr", optarg, -1e-300, &s.lr)) return 2; break;
-      case 's': if (cli_int(C, "seed", optarg, 0, &v)) return 2; seed = (unsigned long long)v; break;
+      case 'l':
+        if (cli_double(C, "lr", optarg, -1e-300, &s.lr)) return 2;
+        break;
+      case 's':
+        if (cli_int(C, "seed", optarg, 0, &v)) return 2;
+        seed = (unsigned long long)v;
+        break;
       case 'v': csv = 1; break;
       case 'T': wpath = optarg; break;
       case 'x': cpath = optarg; break;
@@ -157,12 +186,16 @@ int cmd_bench(int argc, char **argv) {
     }
   }
   if (optind < argc) return cli_usage_error(C, "unexpected argument '%s'", argv[optind]);
-  if (!strcmp(variant, "gemm")) s.admm.variant = BLORC_ADMM_GEMM;
-  else if (!strcmp(variant, "persistent")) s.admm.variant = BLORC_ADMM_PERSISTENT;
-  else if (strcmp(variant, "auto")) return cli_usage_error(C, "--variant '%s': expected auto, gemm or persistent", variant);
+  if (!strcmp(variant, "gemm"))
+    s.admm.variant = BLORC_ADMM_GEMM;
+  else if (!strcmp(variant, "persistent"))
+    s.admm.variant = BLORC_ADMM_PERSISTENT;
+  else if (strcmp(variant, "auto"))
+    return cli_usage_error(C, "--variant '%s': expected auto, gemm or persistent", variant);
   int want_cpu = !strcmp(device, "cpu") || !strcmp(device, "all");
   int want_gpu = !strcmp(device, "cuda") || !strcmp(device, "all");
-  if (!want_cpu && !want_gpu) return cli_usage_error(C, "--device '%s': expected cpu, cuda or all", device);
+  if (!want_cpu && !want_gpu)
+    return cli_usage_error(C, "--device '%s': expected cpu, cuda or all", device);
   if ((wpath || cpath || npath) && !(wpath && cpath && npath))
     return cli_usage_error(C, "--transform, --clean and --noisy go together");
   blorc_error e = {0};
@@ -173,7 +206,8 @@ int cmd_bench(int argc, char **argv) {
     blorc_status st = cli_load_matrix("--transform", wpath, 0, &fw, &e);
     if (!st) st = cli_load_pairs("--clean", cpath, "--noisy", npath, (int)fw.cols, &fx, &fy, &e);
     if (!st && fx.rows < (size_t)s.B)
-      st = blorc_fail(&e, BLORC_EINVAL, "--clean %s: %zu signals, fewer than --batch %d", cpath, fx.rows, s.B);
+      st = blorc_fail(&e, BLORC_EINVAL, "--clean %s: %zu signals, fewer than --batch %d", cpath,
+                      fx.rows, s.B);
     if (st) {
       rc = cli_fail(C, &e);
       goto done;
@@ -183,7 +217,8 @@ int cmd_bench(int argc, char **argv) {
   } else {
     blorc_transform_kind kind;
     int kt;
-    if (blorc_transform_parse(init, &kind, &e) || blorc_transform_rows(kind, s.n, &kt, &e)) return cli_fail(C, &e);
+    if (blorc_transform_parse(init, &kind, &e) || blorc_transform_rows(kind, s.n, &kt, &e))
+      return cli_fail(C, &e);
     k = s.k > 0 ? s.k : kt;
     T = malloc(sizeof(double) * kt * s.n), W = malloc(sizeof(double) * k * s.n);
     X = malloc(sizeof(double) * s.n * s.B), Y = malloc(sizeof(double) * s.n * s.B);
@@ -193,7 +228,8 @@ int cmd_bench(int argc, char **argv) {
       goto done;
     }
     blorc_transform_fill(kind, s.n, scale, T, NULL);
-    for (int r = 0; r < k; r++) memcpy(W + (size_t)r * s.n, T + (size_t)(r % kt) * s.n, sizeof(double) * s.n);
+    for (int r = 0; r < k; r++)
+      memcpy(W + (size_t)r * s.n, T + (size_t)(r % kt) * s.n, sizeof(double) * s.n);
     blorc_rng rng;
     blorc_rng_seed(&rng, seed);
     blorc_generate(BLORC_DATA_PIECEWISE, s.n, s.B, 0.1, &rng, X, Y, NULL);
@@ -214,11 +250,14 @@ int cmd_bench(int argc, char **argv) {
     for (int d = 0; d < nt; d++)
       for (int q = 0; q < NSTAGES; q++)
         printf("%s,%d,%d,%d,%d,%s,%.4f,%.4f,%.4f,%.1f\n", tm[d].name, s.n, k, s.B, s.admm.max_iters,
-               STAGE[q], tm[d].med[q], tm[d].min[q], tm[d].max[q], s.B / (tm[d].med[S_TOTAL] * 1e-3));
+               STAGE[q], tm[d].med[q], tm[d].min[q], tm[d].max[q],
+               s.B / (tm[d].med[S_TOTAL] * 1e-3));
   } else {
-    printf("blorc-gpu bench (%s): n=%d k=%d batch=%d, %s %d ADMM iterations%s, %d repeats; median ms\n",
-           blorc_build_info(), s.n, k, s.B, s.admm.fixed ? "exactly" : "at most", s.admm.max_iters,
-           s.admm.fixed ? "" : " (tolerance, warm starts)", s.repeat);
+    printf(
+        "blorc-gpu bench (%s): n=%d k=%d batch=%d, %s %d ADMM iterations%s, %d repeats; median "
+        "ms\n",
+        blorc_build_info(), s.n, k, s.B, s.admm.fixed ? "exactly" : "at most", s.admm.max_iters,
+        s.admm.fixed ? "" : " (tolerance, warm starts)", s.repeat);
     printf("%-12s", "stage");
     for (int d = 0; d < nt; d++) printf(" %10s", tm[d].name);
     if (nt == 2) printf(" %10s", "cpu/cuda");

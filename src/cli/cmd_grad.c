@@ -23,10 +23,11 @@ int cmd_grad(int argc, char **argv) {
   double gamma = 1e-3;
   int check_fd = 0;
   const char *fd_out = NULL;
-  static const struct option opts[] = {
-      {"transform", 1, 0, 'w'}, {"clean", 1, 0, 'x'}, {"noisy", 1, 0, 'y'},
-      {"output", 1, 0, 'o'},    {"gamma", 1, 0, 'g'}, {"check-fd", 0, 0, 'f'}, {"fd-output", 1, 0, 'F'},
-      {"help", 0, 0, 'h'},      CLI_SOLVER_OPTIONS,   {0, 0, 0, 0}};
+  static const struct option opts[] = {{"transform", 1, 0, 'w'}, {"clean", 1, 0, 'x'},
+                                       {"noisy", 1, 0, 'y'},     {"output", 1, 0, 'o'},
+                                       {"gamma", 1, 0, 'g'},     {"check-fd", 0, 0, 'f'},
+                                       {"fd-output", 1, 0, 'F'}, {"help", 0, 0, 'h'},
+                                       CLI_SOLVER_OPTIONS,       {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {

@@ -43,9 +43,10 @@ static void on_epoch(const blorc_epoch_log *lg, void *user) {
   if (!p->verbose) return;
   double eta = lg->seconds * (lg->epochs - lg->epoch);
   fprintf(stderr,
-          "epoch %d/%d  loss %.6g  val PSNR %.2f dB  %.0f samples/s  ADMM %.0f it  ETA %d:%02d\n",
+          "epoch %d/%d  loss %.6g  val PSNR %.2f dB  %.0f samples/s  ADMM %.0f it (rho %g)  "
+          "ETA %d:%02d\n",
           lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->samples_per_s, lg->mean_iters,
-          (int)eta / 60, (int)eta % 60);
+          lg->rho, (int)eta / 60, (int)eta % 60);
 }
 
 int cmd_train(int argc, char **argv) {

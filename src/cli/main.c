@@ -39,9 +39,10 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
     if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
-  fprintf(stderr,
-          "blorc-gpu: unknown command '%s', expected train, denoise, grad, eval, data or bench (see "
-          "blorc-gpu --help)\n",
-          argv[1]);
+  fprintf(
+      stderr,
+      "blorc-gpu: unknown command '%s', expected train, denoise, grad, eval, data or bench (see "
+      "blorc-gpu --help)\n",
+      argv[1]);
   return 2;
 }
