@@ -2,8 +2,10 @@
 # Builds and tests blorc-gpu. The README's test command and .ci/run both call this.
 #   scripts/test.sh            CPU build (preset cpu), all CPU tests
 #   scripts/test.sh sanitize   the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   scripts/test.sh cuda       configure and compile the cuda preset (compile and link only
-#                              where no GPU is present; GPU tests run via bench/gpu_check.sh)
+#   scripts/test.sh cuda       configure and compile the cuda preset and run its CPU tests
+#                              (the gpu-labelled tests run on GPU hosts: bench/gpu_check.sh)
+#   scripts/test.sh install [BUILD]  install a build (default build/cpu) into a temporary
+#                              prefix and train one epoch from an installed config by name
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-cpu}
@@ -22,9 +24,20 @@ case "$mode" in
     fi
     cmake --preset cuda
     cmake --build --preset cuda
+    ctest --test-dir build/cuda -LE gpu --output-on-failure
+    ;;
+  install)
+    build=${2:-build/cpu}
+    prefix=$(mktemp -d)
+    trap 'rm -rf "$prefix"' EXIT
+    cmake --install "$build" --prefix "$prefix"
+    "$prefix/bin/blorc-gpu" --version
+    "$prefix/bin/blorc-gpu" train --config paper-piecewise --epochs 1 --set data.train=200 \
+      --set data.val=20 --out "$prefix/run" | tail -1
+    test -s "$prefix/run/W.npy"
     ;;
   *)
-    echo "usage: scripts/test.sh [cpu|sanitize|cuda]" >&2
+    echo "usage: scripts/test.sh [cpu|sanitize|cuda|install [BUILD]]" >&2
     exit 2
     ;;
 esac

@@ -46,6 +46,12 @@ blorc_status cli_load_pairs(const char *cflag, const char *cpath, const char *nf
                             const char *npath, int n, blorc_array *X, blorc_array *Y,
                             blorc_error *err);
 
+/* Resolves --config: an existing file as given; else, for a bare NAME (no '/'), NAME or
+ * NAME.ini among the installed configs (beside the binary, share/blorc-gpu/configs) and then
+ * the source tree's configs/. Returns 0 and writes the path to out, or -1 after printing an
+ * error that lists where it looked. */
+int cli_find_config(const char *cmd, const char *name, char *out, size_t cap);
+
 /* cpu, cuda or auto (cuda when this build has a usable device). */
 int cli_device(const char *cmd, const char *s, blorc_device *dev);
 

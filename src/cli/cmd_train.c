@@ -17,7 +17,9 @@ static const char HELP[] =
     "                       [--max-iters I] [--seed S] [--set section.key=value]\n"
     "                       [--out DIR] [--resume DIR] [--force] [--device cpu|cuda|auto]\n"
     "                       [--verbose]\n"
-    "Learns W by minibatch gradient descent on the BLORC closed-form gradient. Without --config\n"
+    "Learns W by minibatch gradient descent on the BLORC closed-form gradient. --config takes a\n"
+    "file or the name of an installed config (default, paper-piecewise, paper-dct,\n"
+    "paper-stripes). Without --config\n"
     "it runs the built-in default (configs/default.ini: 1D piecewise constant, n = 64). Flags\n"
     "override the config; the resolved config is printed and saved as DIR/config.ini.\n"
     "Outputs in DIR (default runs/NAME-DATE-TIME): W.npy, log.csv, filters.png, checkpoints/.\n"
@@ -114,6 +116,11 @@ int cmd_train(int argc, char **argv) {
       return cli_fail(C, &e);
     }
     config = path;
+  }
+  char found[4200];
+  if (config && !resume) {
+    if (cli_find_config(C, config, found, sizeof found)) return 2;
+    config = found;
   }
   if (config && blorc_config_load(&cfg, config, &e)) return cli_fail(C, &e);
   loaded = cfg;

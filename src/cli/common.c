@@ -1,5 +1,8 @@
 /* Helpers shared by the subcommands: errors, flags, numbers, matrices, devices. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,4 +127,35 @@ blorc_status cli_load_pairs(const char *cflag, const char *cpath, const char *nf
                    cflag, cpath, X->rows, nflag, npath, Y->rows);
   if (st) blorc_array_free(X), blorc_array_free(Y);
   return st;
+}
+
+#ifndef BLORC_CONFIG_REL
+#define BLORC_CONFIG_REL "../share/blorc-gpu/configs"
+#endif
+#ifndef BLORC_SOURCE_CONFIGS
+#define BLORC_SOURCE_CONFIGS "configs"
+#endif
+
+int cli_find_config(const char *cmd, const char *name, char *out, size_t cap) {
+  if (access(name, R_OK) == 0 || strchr(name, '/')) {
+    snprintf(out, cap, "%s", name);
+    return 0; /* a path: used as given (a missing file is reported when it is read) */
+  }
+  char exe[PATH_MAX] = "", dirs[2][PATH_MAX + 64];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) {
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+  }
+  snprintf(dirs[0], sizeof dirs[0], "%s/%s", exe, BLORC_CONFIG_REL);
+  snprintf(dirs[1], sizeof dirs[1], "%s", BLORC_SOURCE_CONFIGS);
+  for (int d = 0; d < 2; d++)
+    for (int ext = 0; ext < 2; ext++) {
+      snprintf(out, cap, "%s/%s%s", dirs[d], name, ext ? ".ini" : "");
+      if (access(out, R_OK) == 0) return 0;
+    }
+  cli_usage_error(cmd, "--config '%s': no such file, nor a config of that name in %s or %s", name,
+                  dirs[0], dirs[1]);
+  return -1;
 }
