@@ -353,6 +353,13 @@ TEST_F(Cli, UnknownCommandAndFlag) {
   expect_error(run("denoise --transform"), 2, "needs a value");
 }
 
+TEST_F(Cli, ConfigsAreFoundByName) {
+  Result r = run("train --config paper-dct --epochs 1 --set data.train=100 --set data.val=10 --batch 50 --out p");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("configs/paper-dct"), std::string::npos) << r.out;
+  expect_error(run("train --config nosuch --out q"), 2, "--config 'nosuch': no such file, nor a config of that name");
+}
+
 TEST_F(Cli, UnknownConfigKey) {
   std::ofstream(path("c.ini")) << "[train]\nepochs = 2\nbogus = 3\n";
   expect_error(run("train --config c.ini"), 1, "c.ini:3: unknown config key 'train.bogus'");
