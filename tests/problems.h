@@ -1,10 +1,22 @@
 // Random lower-level problems for the tests, drawn with the tests' own generator.
 #pragma once
 #include <cmath>
+#include <string>
 
 #include "reference.h"
 
 namespace prob {
+
+// A problem size for parameterised tests, named "n8_k16" in test names.
+struct Shape {
+  int n, k;
+};
+struct ShapeName {
+  template <typename Info>
+  std::string operator()(const Info &info) const {
+    return "n" + std::to_string(info.param.n) + "_k" + std::to_string(info.param.k);
+  }
+};
 
 struct Problem {
   int n, k, B;

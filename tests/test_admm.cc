@@ -10,9 +10,7 @@
 
 namespace {
 
-struct Shape {
-  int n, k;
-};
+using prob::Shape;
 
 class AdmmVsReference : public ::testing::TestWithParam<Shape> {};
 
@@ -54,10 +52,7 @@ TEST_P(AdmmVsReference, ConvergedIterateMatchesDualSolver) {
 INSTANTIATE_TEST_SUITE_P(Shapes, AdmmVsReference,
                          ::testing::Values(Shape{8, 8}, Shape{8, 16}, Shape{8, 4}, Shape{16, 16},
                                            Shape{16, 32}, Shape{16, 8}, Shape{24, 24}),
-                         [](const auto &info) {
-                           return "n" + std::to_string(info.param.n) + "_k" +
-                                  std::to_string(info.param.k);
-                         });
+                         prob::ShapeName());
 
 TEST(Admm, FixedModeRunsExactlyMaxIters) {
   prob::Problem p = prob::make(5, 16, 16, 7, 0.4);

@@ -163,7 +163,9 @@ TEST_F(Cli, GradWritesTheGradientAndChecksIt) {
   // truncation and rounding stay near 1e-9, a wrong gradient is off by O(1).
   EXPECT_LT(err, 1e-6) << r.out;
   // --fd-output saves the finite-difference gradient itself.
-  r = run("grad --transform w.npy --clean x.npy --noisy y.npy --output g.npy --fd-output f.npy --gamma 1e-8");
+  r =
+      run("grad --transform w.npy --clean x.npy --noisy y.npy --output g.npy --fd-output f.npy "
+          "--gamma 1e-8");
   ASSERT_EQ(r.code, 0) << r.err;
   blorc_array a = load("g.npy"), f = load("f.npy");
   ref::Vec va(a.data, a.data + 56), vf(f.data, f.data + 56);
@@ -204,12 +206,16 @@ TEST_F(Cli, BenchPrintsOneCsvRowPerStage) {
   while (std::getline(s, line)) {
     char stage[32];
     double med, mn, mx, sps;
-    ASSERT_EQ(std::sscanf(line.c_str(), "cpu,16,15,5,20,%31[^,],%lf,%lf,%lf,%lf", stage, &med, &mn, &mx, &sps), 5) << line;
+    ASSERT_EQ(std::sscanf(line.c_str(), "cpu,16,15,5,20,%31[^,],%lf,%lf,%lf,%lf", stage, &med, &mn,
+                          &mx, &sps),
+              5)
+        << line;
     EXPECT_LE(mn, med);
     EXPECT_LE(med, mx);
     stages.push_back(stage);
   }
-  EXPECT_EQ(stages, (std::vector<std::string>{"factor", "admm", "signs", "svd", "closed_form", "gradient", "update", "total"}));
+  EXPECT_EQ(stages, (std::vector<std::string>{"factor", "admm", "signs", "svd", "closed_form",
+                                              "gradient", "update", "total"}));
   expect_error(run("bench --device tpu"), 2, "--device 'tpu'");
 }
 
@@ -222,11 +228,10 @@ TEST_F(Cli, TrainWritesTheRunDirectory) {
   EXPECT_EQ(w.rows, 64u);  // default init: identity, n = 64
   blorc_array_free(&w);
   std::string log = slurp(path("run/log.csv"));
-  EXPECT_EQ(
-      log.rfind(
-          "epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_changes,rho\n",
-          0),
-      0u);
+  EXPECT_EQ(log.rfind("epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_"
+                      "changes,rho\n",
+                      0),
+            0u);
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 3);
   EXPECT_EQ(slurp(path("run/filters.png")).substr(1, 3), "PNG");
   EXPECT_EQ(slurp(path("run/checkpoints/latest")), "epoch-000002\n");
@@ -354,10 +359,13 @@ TEST_F(Cli, UnknownCommandAndFlag) {
 }
 
 TEST_F(Cli, ConfigsAreFoundByName) {
-  Result r = run("train --config paper-dct --epochs 1 --set data.train=100 --set data.val=10 --batch 50 --out p");
+  Result r =
+      run("train --config paper-dct --epochs 1 --set data.train=100 --set data.val=10 --batch 50 "
+          "--out p");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("configs/paper-dct"), std::string::npos) << r.out;
-  expect_error(run("train --config nosuch --out q"), 2, "--config 'nosuch': no such file, nor a config of that name");
+  expect_error(run("train --config nosuch --out q"), 2,
+               "--config 'nosuch': no such file, nor a config of that name");
 }
 
 TEST_F(Cli, UnknownConfigKey) {

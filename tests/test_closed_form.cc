@@ -9,9 +9,7 @@
 
 namespace {
 
-struct Shape {
-  int n, k;
-};
+using prob::Shape;
 
 class ClosedForm : public ::testing::TestWithParam<Shape> {};
 
@@ -68,10 +66,7 @@ TEST_P(ClosedForm, MatchesAdmmAndSatisfiesKkt) {
 INSTANTIATE_TEST_SUITE_P(Shapes, ClosedForm,
                          ::testing::Values(Shape{8, 8}, Shape{8, 16}, Shape{8, 4}, Shape{16, 16},
                                            Shape{16, 32}, Shape{16, 8}, Shape{32, 32}),
-                         [](const auto &info) {
-                           return "n" + std::to_string(info.param.n) + "_k" +
-                                  std::to_string(info.param.k);
-                         });
+                         prob::ShapeName());
 
 TEST(ClosedForm, ProjectorIsSymmetricIdempotentAndKillsW0) {
   const int n = 12, k = 12, B = 3;

@@ -9,9 +9,7 @@
 
 namespace {
 
-struct Shape {
-  int n, k;
-};
+using prob::Shape;
 
 // One training pair whose sign pattern is robust: nonzero rows at least 1e-2 from zero
 // (ten times gamma, and far beyond the 1e-6 FD step), zero rows with a dual at least 1e-2
@@ -94,10 +92,7 @@ TEST_P(GradientFd, MatchesCentralDifferences) {
 INSTANTIATE_TEST_SUITE_P(Shapes, GradientFd,
                          ::testing::Values(Shape{8, 8}, Shape{8, 16}, Shape{8, 4}, Shape{12, 12},
                                            Shape{16, 16}, Shape{16, 32}, Shape{16, 8}),
-                         [](const auto &info) {
-                           return "n" + std::to_string(info.param.n) + "_k" +
-                                  std::to_string(info.param.k);
-                         });
+                         prob::ShapeName());
 
 // The rank-2 batched form -(1/B)[(A + S) H^T + Bm X*^T] against the mean of the paper's
 // per-sample row-split gradients. Both are exact algebra on the same x*; they differ only by
