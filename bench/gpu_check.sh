@@ -35,21 +35,23 @@ cmake -S . -B build/gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DBLORC_CUDA=ON \
 cmake --build build/gpu -j 16 > build-gpu.log 2>&1 || { grep -E "error" build-gpu.log | head -30; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"
 mkdir -p bench/results
-(cd build/gpu && ctest -L gpu --output-on-failure -j 4) > gpu-tests.log 2>&1
+# Time limits keep the whole script under 6 minutes and its table last, whatever hangs.
+(cd build/gpu && timeout 200 ctest -L gpu --output-on-failure -j 4) > gpu-tests.log 2>&1
 tests_rc=$?
 grep -E "tests passed|tests failed|\(Failed\)|no CUDA device" gpu-tests.log | sort | uniq -c | head -40
-(cd build/gpu && ctest -LE gpu -j 8) > cpu-tests.log 2>&1
+(cd build/gpu && timeout 60 ctest -LE gpu -j 8) > cpu-tests.log 2>&1
 grep -E "tests passed|tests failed" cpu-tests.log
 B="build/gpu/blorc-gpu bench"
 {
   for batch in 100 1000; do
     for v in persistent gemm; do
       echo "-- n=64 k=64 batch=$batch, fixed 2000 iterations, ADMM variant $v"
-      $B --device all --n 64 --k 64 --batch $batch --iters 2000 --fixed --repeat 5 --variant $v
+      timeout 60 $B --device all --n 64 --k 64 --batch $batch --iters 2000 --fixed --repeat 5 --variant $v
     done
   done
 } > bench-gpu.txt 2>&1
 echo
-echo "== table (median ms per minibatch; ratio = CPU over GPU, same process, same data)"
+echo "== table: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%d)"
+echo "   (median ms per minibatch stage; ratio = CPU over GPU, same process, same data)"
 cat bench-gpu.txt
 echo "gpu tests exit code: $tests_rc"
