@@ -47,8 +47,8 @@ static void on_epoch(const blorc_epoch_log *lg, void *user) {
   fprintf(stderr,
           "epoch %d/%d  loss %.6g  val PSNR %.2f dB  %.0f samples/s  ADMM %.0f it (rho %g)  "
           "ETA %d:%02d\n",
-          lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->samples_per_s, lg->mean_iters,
-          lg->rho, (int)eta / 60, (int)eta % 60);
+          lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->samples_per_s, lg->mean_iters, lg->rho,
+          (int)eta / 60, (int)eta % 60);
 }
 
 int cmd_train(int argc, char **argv) {
