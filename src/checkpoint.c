@@ -32,7 +32,7 @@ static int entries(blorc_checkpoint *c, array_entry out[6]) {
 
 blorc_status blorc_checkpoint_save(const char *run_dir, const blorc_checkpoint *c,
                                    blorc_error *err) {
-  char base[4096], name[64], tmpdir[4200], final[4200], path[4300];
+  char base[4096], name[64], tmpdir[4200], final[4200], path[4600];
   if (!blorc_path(base, sizeof base, run_dir, "checkpoints"))
     return blorc_fail(err, BLORC_EINVAL, "%s: path too long", run_dir);
   blorc_status st = blorc_mkdirs(base, err);
