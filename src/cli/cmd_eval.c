@@ -87,14 +87,14 @@ int cmd_eval(int argc, char **argv) {
              beta, baseline.mean, baseline.stderr_, learned.mean, learned.stderr_);
     } else {
       printf("%zu signals of length %d, PSNR in dB (peak 1), mean +- standard error\n", X.rows, n);
-      printf("  %-34s %7.2f +- %.2f\n", "noisy input", noisy.mean, noisy.stderr_);
+      printf("  %-40s %7.2f +- %.2f\n", "noisy input", noisy.mean, noisy.stderr_);
       if (use_base) {
         char label[64];
         snprintf(label, sizeof label, "%s, beta = %.4g (tuned on %s)", base, beta,
                  tcpath ? "--tune-*" : "these");
-        printf("  %-34s %7.2f +- %.2f\n", label, baseline.mean, baseline.stderr_);
+        printf("  %-40s %7.2f +- %.2f\n", label, baseline.mean, baseline.stderr_);
       }
-      printf("  %-34s %7.2f +- %.2f\n", "W (as given)", learned.mean, learned.stderr_);
+      printf("  %-40s %7.2f +- %.2f\n", "W (as given)", learned.mean, learned.stderr_);
     }
   }
   free(T);
