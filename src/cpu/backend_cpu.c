@@ -141,7 +141,7 @@ static blorc_status cpu_select(blorc_backend *b, const size_t *idx, blorc_error 
 static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double *dst,
                              blorc_error *err) {
   const cpu_state *c = cpu_of(b);
-  size_t n = (size_t)b->n, k = (size_t)b->k, B = (size_t)b->B;
+  size_t B = (size_t)b->B;
   const double *src = NULL;
   size_t count = blorc_buffer_size(b, which);
   switch (which) {
@@ -165,7 +165,6 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
       return BLORC_OK;
     case BLORC_BUF_PN: blorc_projectors(b->n, b->kn, b->B, c->Vs, c->rank, dst); return BLORC_OK;
   }
-  (void)n, (void)k;
   if (!src) return blorc_fail(err, BLORC_EINVAL, "read: unknown buffer %d", (int)which);
   memcpy(dst, src, count * sizeof(double));
   return BLORC_OK;
