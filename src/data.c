@@ -98,3 +98,26 @@ blorc_status blorc_generate_stripes(int side, double sigma, blorc_rng *rng, doub
   free(img), free(nimg);
   return BLORC_OK;
 }
+
+blorc_status blorc_sample_stripes(int side, double sigma, blorc_rng *rng, size_t count,
+                                  double *clean, double *noisy, blorc_error *err) {
+  size_t total = blorc_stripes_count(side), n = (size_t)side * side;
+  if (count > total)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "stripes: %zu patches asked for, the images give %zu of %d x %d", count,
+                      total, side, side);
+  double *X = malloc(total * n * sizeof(double)), *Y = malloc(total * n * sizeof(double));
+  size_t *perm = malloc(total * sizeof(size_t));
+  blorc_status st = X && Y && perm ? blorc_generate_stripes(side, sigma, rng, X, Y, err)
+                                   : blorc_fail(err, BLORC_ENOMEM, "stripes: out of memory");
+  if (!st) {
+    for (size_t i = 0; i < total; i++) perm[i] = i;
+    blorc_rng_shuffle(rng, perm, total);
+    for (size_t i = 0; i < count; i++) {
+      memcpy(clean + i * n, X + perm[i] * n, n * sizeof(double));
+      memcpy(noisy + i * n, Y + perm[i] * n, n * sizeof(double));
+    }
+  }
+  free(X), free(Y), free(perm);
+  return st;
+}

@@ -67,31 +67,14 @@ blorc_status blorc_dataset(const blorc_config *c, double **clean, double **noisy
           "data.train + data.val = %zu, but the stripe images give %zu patches of %d x %d", need,
           total, side, side);
   }
-  double *X = malloc(total * n * sizeof(double)), *Y = malloc(total * n * sizeof(double));
+  double *X = malloc(need * n * sizeof(double)), *Y = malloc(need * n * sizeof(double));
   if (!X || !Y) {
     free(X), free(Y);
-    return blorc_fail(err, BLORC_ENOMEM, "out of memory for %zu signals of length %zu", total, n);
+    return blorc_fail(err, BLORC_ENOMEM, "out of memory for %zu signals of length %zu", need, n);
   }
   blorc_status st;
   if (side) {
-    st = blorc_generate_stripes(side, c->sigma, &rng, X, Y, err);
-    if (!st) { /* shuffle patches so both images appear in training and validation */
-      size_t *perm = malloc(total * sizeof(size_t));
-      double *tx = malloc(need * n * sizeof(double)), *ty = malloc(need * n * sizeof(double));
-      if (!perm || !tx || !ty) {
-        st = blorc_fail(err, BLORC_ENOMEM, "out of memory shuffling patches");
-      } else {
-        for (size_t i = 0; i < total; i++) perm[i] = i;
-        blorc_rng_shuffle(&rng, perm, total);
-        for (size_t i = 0; i < need; i++) {
-          memcpy(tx + i * n, X + perm[i] * n, n * sizeof(double));
-          memcpy(ty + i * n, Y + perm[i] * n, n * sizeof(double));
-        }
-        free(X), free(Y);
-        X = tx, Y = ty, tx = ty = NULL;
-      }
-      free(perm), free(tx), free(ty);
-    }
+    st = blorc_sample_stripes(side, c->sigma, &rng, need, X, Y, err);
   } else {
     blorc_data_kind kind = strcmp(c->data_kind, "dct") == 0 ? BLORC_DATA_DCT : BLORC_DATA_PIECEWISE;
     st = blorc_generate(kind, c->n, total, c->sigma, &rng, X, Y, err);

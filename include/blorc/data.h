@@ -33,6 +33,11 @@ size_t blorc_stripes_count(int side);
 blorc_status blorc_generate_stripes(int side, double sigma, blorc_rng *rng, double *clean,
                                     double *noisy, blorc_error *err);
 
+/* count (<= blorc_stripes_count(side)) of those patches in a random order drawn from rng
+ * (after the noise), so both images appear in any subset; clean and noisy hold count * n. */
+blorc_status blorc_sample_stripes(int side, double sigma, blorc_rng *rng, size_t count,
+                                  double *clean, double *noisy, blorc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

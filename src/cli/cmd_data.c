@@ -13,7 +13,7 @@ static const char HELP[] =
     "  piecewise  jumps with probability 0.1, heights uniform in [0, 1)\n"
     "  dct        orthonormal-DCT coefficients nonzero with probability 0.1, uniform in [-1, 1]\n"
     "  stripes    8 x 8 patches (n = 64; n = side^2 in general) at stride 7 from two 256 x 256\n"
-    "             images (vertical and diagonal stripes); count <= the patches available\n";
+    "             images (vertical and diagonal stripes), in random order; count <= 2592\n";
 
 int cmd_data(int argc, char **argv) {
   const char *kind = NULL, *clean = NULL, *noisy = NULL, *C = "data";
@@ -65,8 +65,8 @@ int cmd_data(int argc, char **argv) {
     if (N > total)
       return cli_usage_error(C, "--count %zu: the stripe images give only %zu patches of %d x %d",
                              N, total, side, side);
-    X = malloc(total * n * sizeof(double)), Y = malloc(total * n * sizeof(double));
-    st = X && Y ? blorc_generate_stripes(side, sigma, &rng, X, Y, &e)
+    X = malloc(N * n * sizeof(double)), Y = malloc(N * n * sizeof(double));
+    st = X && Y ? blorc_sample_stripes(side, sigma, &rng, N, X, Y, &e)
                 : blorc_fail(&e, BLORC_ENOMEM, "out of memory");
   } else {
     X = malloc(N * n * sizeof(double)), Y = malloc(N * n * sizeof(double));
