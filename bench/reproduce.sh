@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Reproduces the paper's three experiments (design.md section 6) for each setting: trains
+# configs/<setting>-<experiment>.ini, evaluates the learned W and the experiment's baseline
+# transform on held-out signals, and writes bench/results/paper/<experiment>/<setting>/:
+# W.npy, log.csv, filters.png, curves.png, eval-1000.csv, eval-20.csv and README.md (command,
+# machine, time, table).
+#   bench/reproduce.sh [--quick] [SETTING ...]       (default SETTING: paper)
+# --quick trains 3 epochs on 400 signals into runs/reproduce-quick/ (a smoke test).
+# Held-out data come from seeds never used in training (training and validation: data.seed
+# 0): 1000 test signals (seed 1001), the paper's 20 (seed 1002), and 500 signals for tuning
+# the baseline's scale (seed 1003); no choice is made on the test sets. For the stripes the
+# clean images are fixed, so held-out patches differ from training ones in their noise only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${BLORC:-build/cpu/blorc-gpu}
+quick=0
+settings=()
+for a in "$@"; do
+  case $a in
+    --quick) quick=1 ;;
+    *) settings+=("$a") ;;
+  esac
+done
+[ ${#settings[@]} -gt 0 ] || settings=(paper)
+root=bench/results/paper
+extra=()
+if [ $quick = 1 ]; then
+  root=runs/reproduce-quick
+  extra=(--epochs 3 --set data.train=400 --set data.val=100 --set train.checkpoint_every=3)
+fi
+PY=python3
+/usr/bin/python3 -c "import matplotlib" 2>/dev/null && PY=/usr/bin/python3
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+for exp in piecewise dct stripes; do
+  case $exp in
+    piecewise) kind=piecewise base=tv ;;
+    dct) kind=dct base=dct ;;
+    stripes) kind=stripes base=tv2d ;;
+  esac
+  for part in "test 1000 1001" "test20 20 1002" "tune 500 1003"; do
+    set -- $part
+    $B data --kind $kind --n 64 --count "$2" --seed "$3" --clean "$data/$exp-$1-x.npy" \
+      --noisy "$data/$exp-$1-y.npy" > /dev/null
+  done
+  for s in "${settings[@]}"; do
+    cfg=configs/$s-$exp.ini
+    if [ ! -f "$cfg" ]; then
+      echo "reproduce: no $cfg, skipped"
+      continue
+    fi
+    out=$root/$exp/$s
+    mkdir -p "$(dirname "$out")"
+    t0=$(date +%s)
+    cmd="$B train --config $cfg --out $out --force ${extra[*]}"
+    $cmd > "$data/train.txt"
+    secs=$(($(date +%s) - t0))
+    rm -rf "$out/checkpoints"  # large and regenerable; W.npy and log.csv are the results
+    for t in test test20; do
+      $B eval --transform "$out/W.npy" --clean "$data/$exp-$t-x.npy" --noisy "$data/$exp-$t-y.npy" \
+        --baseline $base --tune-clean "$data/$exp-tune-x.npy" --tune-noisy "$data/$exp-tune-y.npy" \
+        --csv > "$out/eval-${t#test}.csv"
+    done
+    mv "$out/eval-.csv" "$out/eval-1000.csv"
+    base_psnr=$(tail -1 "$out/eval-1000.csv" | cut -d, -f6)
+    $PY bench/plot_log.py "$out/curves.png" "$out" "--hline=tuned $base (test)=$base_psnr" || true
+    {
+      echo "# $exp, setting $s"
+      echo
+      echo "Command: \`$cmd\` (then \`blorc-gpu eval\` on the held-out sets, see bench/reproduce.sh)."
+      echo "Machine: $(nproc) cores, $(uname -m), \`$($B --version)\`; $(date -u +%Y-%m-%d), training took $secs s."
+      echo
+      echo "| test set | signals | noisy dB | baseline | beta (tuned on 500 other signals) | baseline dB | learned W dB |"
+      echo "| --- | ---: | ---: | --- | ---: | ---: | ---: |"
+      for f in 1000 20; do
+        IFS=, read -r N np nse bn beta bp bse lp lse < <(tail -1 "$out/eval-$f.csv")
+        echo "| seed $([ $f = 1000 ] && echo 1001 || echo 1002) | $N | $np +- $nse | $bn | $beta | $bp +- $bse | $lp +- $lse |"
+      done
+      echo
+      echo "Final line of training: $(tail -1 "$data/train.txt")"
+    } > "$out/README.md"
+    cat "$out/README.md"
+  done
+done
