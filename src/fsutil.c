@@ -3,6 +3,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,26 +50,51 @@ void blorc_remove_tree(const char *dir) {
   nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-blorc_status blorc_write_atomic(const char *path, const char *data, size_t len, blorc_error *err) {
-  size_t plen = strlen(path) + 16;
-  char *tmp = malloc(plen);
-  if (!tmp) return blorc_fail(err, BLORC_ENOMEM, "%s: out of memory", path);
-  snprintf(tmp, plen, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  blorc_status st = BLORC_OK;
-  if (fd < 0) {
-    st = blorc_fail(err, BLORC_EIO, "%s: cannot create a temporary file (%s)", path,
-                    strerror(errno));
-  } else {
-    int ok = write(fd, data, len) == (ssize_t)len;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-      st = blorc_fail(err, BLORC_EIO, "%s: write failed (%s)", path, strerror(errno));
-      unlink(tmp);
-    }
+blorc_status blorc_atomic_open(blorc_atomic_file *f, const char *path, blorc_error *err) {
+  size_t cap = strlen(path) + 48;
+  f->fp = NULL;
+  f->path = path;
+  f->tmp = malloc(cap);
+  if (!f->tmp) return blorc_fail(err, BLORC_ENOMEM, "%s: out of memory", path);
+  int fd = -1;
+  for (unsigned attempt = 0; fd < 0 && attempt < 1000; attempt++) {
+    snprintf(f->tmp, cap, "%s.tmp.%ld.%u", path, (long)getpid(), attempt);
+    fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
   }
-  free(tmp);
+  if (fd >= 0) f->fp = fdopen(fd, "wb");
+  if (!f->fp) {
+    blorc_status st = blorc_fail(
+        err, BLORC_EIO, "%s: cannot create a temporary file beside it (%s)", path, strerror(errno));
+    if (fd >= 0) close(fd), unlink(f->tmp);
+    free(f->tmp);
+    f->tmp = NULL;
+    return st;
+  }
+  return BLORC_OK;
+}
+
+blorc_status blorc_atomic_close(blorc_atomic_file *f, int ok, blorc_error *err) {
+  int saved = ok ? 0 : errno;
+  ok = (fclose(f->fp) == 0) && ok;
+  if (ok && rename(f->tmp, f->path) != 0) ok = 0;
+  blorc_status st = BLORC_OK;
+  if (!ok) {
+    st = blorc_fail(err, BLORC_EIO, "%s: write failed (%s)", f->path,
+                    strerror(saved ? saved : errno));
+    unlink(f->tmp);
+  }
+  free(f->tmp);
+  f->tmp = NULL;
+  f->fp = NULL;
   return st;
+}
+
+blorc_status blorc_write_atomic(const char *path, const char *data, size_t len, blorc_error *err) {
+  blorc_atomic_file f;
+  blorc_status st = blorc_atomic_open(&f, path, err);
+  if (st) return st;
+  return blorc_atomic_close(&f, fwrite(data, 1, len, f.fp) == len, err);
 }
 
 blorc_status blorc_read_text(const char *path, char **out, blorc_error *err) {

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 static const char MAGIC[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
 /* Finds the value text after key ('descr', ...) in the header dict, or NULL. */
@@ -166,38 +168,17 @@ blorc_status blorc_npy_save(const char *path, const double *data, int ndim, size
   size_t hlen = (size_t)dl + pad + 1;
   size_t count = rows * (ndim == 2 ? cols : 1);
 
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  if (!tmp) return blorc_fail(err, BLORC_ENOMEM, "%s: out of memory", path);
-  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    blorc_status st = blorc_fail(err, BLORC_EIO, "%s: cannot create a temporary file (%s)", path,
-                                 strerror(errno));
-    free(tmp);
-    return st;
-  }
-  FILE *fp = fdopen(fd, "wb");
-  int ok = fp != NULL;
-  if (ok) {
-    unsigned char pre[10];
-    memcpy(pre, MAGIC, 6);
-    pre[6] = 1, pre[7] = 0, pre[8] = (unsigned char)(hlen & 0xff),
-    pre[9] = (unsigned char)(hlen >> 8);
-    ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(dict, 1, (size_t)dl, fp) == (size_t)dl;
-    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', fp) != EOF;
-    ok = ok && fputc('\n', fp) != EOF;
-    ok = ok && fwrite(data, sizeof(double), count, fp) == count;
-    ok = (fclose(fp) == 0) && ok;
-  } else {
-    close(fd);
-  }
-  if (ok && rename(tmp, path) != 0) ok = 0;
-  blorc_status st = BLORC_OK;
-  if (!ok) {
-    st = blorc_fail(err, BLORC_EIO, "%s: write failed (%s)", path, strerror(errno));
-    unlink(tmp);
-  }
-  free(tmp);
+  blorc_atomic_file f;
+  blorc_status st = blorc_atomic_open(&f, path, err);
+  if (st) return st;
+  unsigned char pre[10];
+  memcpy(pre, MAGIC, 6);
+  pre[6] = 1, pre[7] = 0, pre[8] = (unsigned char)(hlen & 0xff),
+  pre[9] = (unsigned char)(hlen >> 8);
+  int ok = fwrite(pre, 1, 10, f.fp) == 10 && fwrite(dict, 1, (size_t)dl, f.fp) == (size_t)dl;
+  for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f.fp) != EOF;
+  ok = ok && fputc('\n', f.fp) != EOF;
+  ok = ok && fwrite(data, sizeof(double), count, f.fp) == count;
+  st = blorc_atomic_close(&f, ok, err);
   return st;
 }

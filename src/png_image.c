@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "blorc/image.h"
+#include "fsutil.h"
 
 /* Diverging map: -1 blue, 0 white, +1 red. */
 static void colour(double v, unsigned char rgb[3]) {
@@ -21,18 +22,10 @@ static void colour(double v, unsigned char rgb[3]) {
 
 static blorc_status write_png(const char *path, const unsigned char *rgb, int w, int h,
                               blorc_error *err) {
-  size_t len = strlen(path) + 16;
-  char *tmp = malloc(len);
-  if (!tmp) return blorc_fail(err, BLORC_ENOMEM, "%s: out of memory", path);
-  snprintf(tmp, len, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp);
-  FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-  if (!fp) {
-    blorc_status st = blorc_fail(err, BLORC_EIO, "%s: cannot create (%s)", path, strerror(errno));
-    if (fd >= 0) close(fd), unlink(tmp);
-    free(tmp);
-    return st;
-  }
+  blorc_atomic_file f;
+  blorc_status st = blorc_atomic_open(&f, path, err);
+  if (st) return st;
+  FILE *fp = f.fp;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
   png_infop info = png ? png_create_info_struct(png) : NULL;
   int ok = png && info;
@@ -47,14 +40,7 @@ static blorc_status write_png(const char *path, const unsigned char *rgb, int w,
     ok = 0;
   }
   png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-  if (fclose(fp) != 0) ok = 0;
-  blorc_status st = BLORC_OK;
-  if (!ok || rename(tmp, path) != 0) {
-    st = blorc_fail(err, BLORC_EIO, "%s: PNG write failed", path);
-    unlink(tmp);
-  }
-  free(tmp);
-  return st;
+  return blorc_atomic_close(&f, ok, err);
 }
 
 blorc_status blorc_write_filters_png(const char *path, const double *W, int k, int n,

@@ -25,8 +25,9 @@ void blorc_rho_tuner_record(blorc_rho_tuner *t, long long iters, int samples) {
     t->phase = 1;
   } else {
     double probe = blorc_rho_tuner_next(t);
-    /* Bounds keep a pathological run from drifting off to 0 or infinity. */
-    if (cost < t->base_cost && probe > 1e-6 && probe < 1e8)
+    /* A 5% margin keeps rho still when ADMM is already down to one or two iterations and
+     * the costs differ by noise; the bounds keep a pathological run from drifting away. */
+    if (cost < 0.95 * t->base_cost && probe > 1e-6 && probe < 1e8)
       t->rho = probe;
     else
       t->dir = -t->dir;

@@ -2,8 +2,8 @@
  * magnitude as W is learned (design.md section 2), and the closed form makes the gradient
  * independent of rho once ADMM has found the sign pattern, so rho is chosen purely for speed:
  * periods of minibatches alternate between the current rho and a probe at twice or half of
- * it; the probe replaces it when its samples needed fewer iterations, else the next probe
- * goes the other way. Comparing fresh measurements keeps it robust as W drifts. */
+ * it; the probe replaces it when its samples needed at least 5% fewer iterations, else the
+ * next probe goes the other way. Comparing fresh measurements keeps it robust as W drifts. */
 #ifndef BLORC_RHO_TUNER_H
 #define BLORC_RHO_TUNER_H
 

@@ -1,5 +1,6 @@
 // .npy read/write: round trips, a header built by hand byte for byte, and malformed files.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstring>
@@ -144,6 +145,20 @@ TEST(Npy, MalformedFilesGiveErrorsNotCrashes) {
   blorc_error e{};
   EXPECT_EQ(load(tmp("does-not-exist.npy"), &a, &e), BLORC_EIO);
   EXPECT_NE(std::string(e.msg).find("does-not-exist.npy"), std::string::npos);
+}
+
+TEST(Npy, SavedFilesGetTheUsualPermissions) {
+  // Outputs are for users and other tools: mode 0666 less the umask, as any new file (a
+  // private temporary-file mode would leave them unreadable to others).
+  mode_t old = umask(022);
+  std::string p = tmp("perm.npy");
+  double v[1] = {1};
+  blorc_error e{};
+  ASSERT_EQ(blorc_npy_save(p.c_str(), v, 1, 1, 0, &e), BLORC_OK);
+  umask(old);
+  struct stat st;
+  ASSERT_EQ(stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
 }
 
 TEST(Npy, FailedSaveKeepsTheOldFile) {
