@@ -70,11 +70,13 @@ for exp in piecewise dct stripes; do
       echo "Command: \`$cmd\` (then \`blorc-gpu eval\` on the held-out sets, see bench/reproduce.sh)."
       echo "Machine: $(nproc) cores, $(uname -m), \`$($B --version)\`; $(date -u +%Y-%m-%d), training took $secs s."
       echo
-      echo "| test set | signals | noisy dB | baseline | beta (tuned on 500 other signals) | baseline dB | learned W dB |"
+      echo "PSNR in dB: mean over signals +- standard error; in brackets, of the mean squared error."
+      echo
+      echo "| test set | signals | noisy | baseline | beta (tuned on 500 other signals) | baseline | learned W |"
       echo "| --- | ---: | ---: | --- | ---: | ---: | ---: |"
       for f in 1000 20; do
-        IFS=, read -r N np nse bn beta bp bse lp lse < <(tail -1 "$out/eval-$f.csv")
-        echo "| seed $([ $f = 1000 ] && echo 1001 || echo 1002) | $N | $np +- $nse | $bn | $beta | $bp +- $bse | $lp +- $lse |"
+        IFS=, read -r N np nse bn beta bp bse lp lse na ba la < <(tail -1 "$out/eval-$f.csv")
+        echo "| seed $([ $f = 1000 ] && echo 1001 || echo 1002) | $N | $np +- $nse [$na] | $bn | $beta | $bp +- $bse [$ba] | $lp +- $lse [$la] |"
       done
       echo
       echo "Final line of training: $(tail -1 "$data/train.txt")"

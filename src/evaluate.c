@@ -34,13 +34,16 @@ blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx,
 }
 
 blorc_psnr_stats blorc_psnr_of(const double *X, const double *Y, size_t N, int n) {
-  double s = 0, s2 = 0;
+  double s = 0, s2 = 0, se = 0;
   for (size_t j = 0; j < N; j++) {
     double p = blorc_psnr(Y + j * n, X + j * n, n);
     s += p, s2 += p * p;
+    for (int i = 0; i < n; i++) se += (Y[j * n + i] - X[j * n + i]) * (Y[j * n + i] - X[j * n + i]);
   }
   blorc_psnr_stats r;
   r.mean = s / (double)N;
+  double mse = se / ((double)N * n);
+  r.aggregate = mse > 1e-30 ? -10.0 * log10(mse) : 300.0;
   double var = N > 1 ? (s2 - s * s / (double)N) / (double)(N - 1) : 0;
   r.stderr_ = sqrt(fmax(var, 0) / (double)N);
   return r;
@@ -89,7 +92,7 @@ static blorc_status at_scale(blorc_backend *b, const double *T, double *W, size_
                              const size_t *idx, const double *X, double *out, size_t N, int n,
                              const blorc_denoise_opts *o, double *psnr, blorc_error *err) {
   for (size_t i = 0; i < kn; i++) W[i] = pow(10.0, t) * T[i];
-  blorc_psnr_stats r = {0, 0};
+  blorc_psnr_stats r = {0, 0, 0};
   blorc_status st = psnr_with(b, W, kn, idx, X, out, N, n, o, &r, err);
   *psnr = r.mean;
   return st;

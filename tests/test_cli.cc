@@ -184,7 +184,7 @@ TEST_F(Cli, EvalPrintsATable) {
   std::getline(s, row);
   EXPECT_EQ(header,
             "signals,noisy_psnr,noisy_se,baseline,beta,baseline_psnr,baseline_se,learned_psnr,"
-            "learned_se");
+            "learned_se,noisy_psnr_agg,baseline_psnr_agg,learned_psnr_agg");
   double noisy, beta, base, learned;
   ASSERT_EQ(
       std::sscanf(row.c_str(), "60,%lf,%*f,tv,%lf,%lf,%*f,%lf", &noisy, &beta, &base, &learned), 4)
@@ -193,6 +193,10 @@ TEST_F(Cli, EvalPrintsATable) {
   // Tuned on the same pairs, the baseline is at least as good as the fixed scale 0.15.
   EXPECT_GE(base, learned - 1e-6);
   EXPECT_GT(base, noisy + 2);
+  // The aggregate PSNR (of the mean squared error) of the noisy input is 20 dB too.
+  double agg =
+      std::atof(row.substr(row.rfind(',', row.rfind(',', row.rfind(',') - 1) - 1) + 1).c_str());
+  EXPECT_NEAR(agg, 20.0, 1.0) << row;
 }
 
 TEST_F(Cli, BenchPrintsOneCsvRowPerStage) {

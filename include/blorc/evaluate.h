@@ -21,6 +21,8 @@ blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx,
 
 typedef struct blorc_psnr_stats {
   double mean, stderr_; /* mean PSNR (dB, peak 1) and its standard error */
+  double aggregate;     /* PSNR of the mean squared error over all signals: unlike the mean
+                           of per-signal PSNRs, not dominated by exactly recovered signals */
 } blorc_psnr_stats;
 
 /* Denoises the N signals Y (N x n) with W (k x n) and compares with X: mean PSNR and
