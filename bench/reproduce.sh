@@ -56,12 +56,11 @@ for exp in piecewise dct stripes; do
     $cmd > "$data/train.txt"
     secs=$(($(date +%s) - t0))
     rm -rf "$out/checkpoints"  # large and regenerable; W.npy and log.csv are the results
-    for t in test test20; do
-      $B eval --transform "$out/W.npy" --clean "$data/$exp-$t-x.npy" --noisy "$data/$exp-$t-y.npy" \
-        --baseline $base --tune-clean "$data/$exp-tune-x.npy" --tune-noisy "$data/$exp-tune-y.npy" \
-        --csv > "$out/eval-${t#test}.csv"
+    for t in test:1000 test20:20; do
+      $B eval --transform "$out/W.npy" --clean "$data/$exp-${t%:*}-x.npy" \
+        --noisy "$data/$exp-${t%:*}-y.npy" --baseline $base --tune-clean "$data/$exp-tune-x.npy" \
+        --tune-noisy "$data/$exp-tune-y.npy" --csv > "$out/eval-${t#*:}.csv"
     done
-    mv "$out/eval-.csv" "$out/eval-1000.csv"
     base_psnr=$(tail -1 "$out/eval-1000.csv" | cut -d, -f6)
     $PY bench/plot_log.py "$out/curves.png" "$out" "--hline=tuned $base (test)=$base_psnr" || true
     {

@@ -172,8 +172,7 @@ size_t cuda_admm_persistent_smem(int n, int k, int fixed) {
 
 static blorc_status z_minus_u(cuda_state *c, int k, int B, blorc_error *err) {
   size_t kB = (size_t)k * B;
-  diff_kernel<<<(unsigned)((kB + 255) / 256 < 1024 ? (kB + 255) / 256 : 1024), 256, 0, c->stream>>>(
-      kB, c->Z, c->U, c->T);
+  diff_kernel<<<cuda_grid_for(kB), 256, 0, c->stream>>>(kB, c->Z, c->U, c->T);
   BLORC_CUDA_CHECK_LAUNCH("diff");
   return BLORC_OK;
 }
@@ -230,8 +229,7 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
   int n = b->n, k = b->k, B = b->B;
   size_t kB = (size_t)k * B;
   // Warm start: the store keeps lambda = rho u; C = (I + rho W^T W)^{-1} y.
-  scale_kernel<<<(unsigned)((kB + 255) / 256 < 1024 ? (kB + 255) / 256 : 1024), 256, 0,
-                 c->stream>>>(kB, 1.0 / b->rho, c->U);
+  scale_kernel<<<cuda_grid_for(kB), 256, 0, c->stream>>>(kB, 1.0 / b->rho, c->U);
   BLORC_CUDA_CHECK_LAUNCH("scale");
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->C, c->Y, (size_t)n * B * sizeof(double),
                                    cudaMemcpyDeviceToDevice, c->stream));

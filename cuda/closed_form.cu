@@ -84,8 +84,7 @@ static blorc_status masked_w_times(cuda_state *c, int n, int k, int B, const dou
   BLORC_CUBLAS_CHECK(
       cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, w, n, &zero, out, k));
   size_t len = (size_t)k * B;
-  mask_kernel<<<(unsigned)((len + 255) / 256 < 1024 ? (len + 255) / 256 : 1024), 256, 0,
-                c->stream>>>(len, c->S, out);
+  mask_kernel<<<cuda_grid_for(len), 256, 0, c->stream>>>(len, c->S, out);
   BLORC_CUDA_CHECK_LAUNCH("mask");
   return BLORC_OK;
 }

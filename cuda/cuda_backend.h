@@ -49,6 +49,12 @@ blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err);
 // Bytes of shared memory the persistent kernel needs for n and k (W is left out in fixed mode).
 size_t cuda_admm_persistent_smem(int n, int k, int fixed);
 
+// Blocks for a grid-stride kernel of 256 threads over len elements (at most 1024 blocks).
+static inline unsigned cuda_grid_for(size_t len) {
+  size_t b = (len + 255) / 256;
+  return (unsigned)(b < 1 ? 1 : b > 1024 ? 1024 : b);
+}
+
 // Threads per block for kernels working on one sample of length up to len.
 static inline int cuda_threads_for(int len) {
   int t = ((len + 31) / 32) * 32;

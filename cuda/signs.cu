@@ -17,8 +17,7 @@ blorc_status cuda_signs(blorc_backend *b, double gamma, blorc_error *err) {
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->Xout,
                                  n, &zero, c->V, k));
   size_t len = (size_t)k * B;
-  sign_kernel<<<(unsigned)((len + 255) / 256 < 1024 ? (len + 255) / 256 : 1024), 256, 0,
-                c->stream>>>(len, gamma, c->V, c->S);
+  sign_kernel<<<cuda_grid_for(len), 256, 0, c->stream>>>(len, gamma, c->V, c->S);
   BLORC_CUDA_CHECK_LAUNCH("sign");
   return BLORC_OK;
 }

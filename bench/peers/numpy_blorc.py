@@ -72,6 +72,11 @@ def median_ms(fn, repeat):
     return float(np.median(times)), out
 
 
+def rel_error(G, F):
+    """||G - F|| / ||F||: a gradient against its finite-difference reference."""
+    return float(np.linalg.norm(G - F) / max(np.linalg.norm(F), 1e-300))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["minibatch", "gradient"])
@@ -111,7 +116,7 @@ def main():
         out = {"tool": "numpy", "ms_median": ms}
         if a.fd:
             F = np.load(a.fd)
-            out["error"] = float(np.linalg.norm(G - F) / max(np.linalg.norm(F), 1e-300))
+            out["error"] = rel_error(G, F)
         print(json.dumps(out))
 
 
