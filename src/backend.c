@@ -175,9 +175,22 @@ blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
   if (st != BLORC_OK) return st;
   if (!(rel_tol > 0 && rel_tol < 1))
     return blorc_fail(err, BLORC_EINVAL, "svd: rel_tol = %g, expected 0 < rel_tol < 1", rel_tol);
+  b->svd_used = BLORC_SVD_FULL; /* a backend with a fast path says when it took it */
   st = b->ops->svd(b, rel_tol, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_SVD : BLORC_PROGRESS_SIGNS;
   return st;
+}
+
+blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blorc_error *err) {
+  if (method != BLORC_SVD_AUTO && method != BLORC_SVD_FULL) /* FAST is a result, not a request */
+    return blorc_fail(err, BLORC_EINVAL, "svd method %d: expected AUTO (0) or FULL (1)",
+                      (int)method);
+  b->svd_method = method;
+  return BLORC_OK;
+}
+
+blorc_svd_method blorc_svd_method_used(const blorc_backend *b) {
+  return b->svd_used;
 }
 
 blorc_status blorc_closed_form(blorc_backend *b, blorc_error *err) {

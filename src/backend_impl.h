@@ -42,14 +42,16 @@ typedef struct blorc_backend_ops {
 
 struct blorc_backend {
   const blorc_backend_ops *ops;
-  void *impl;    /* the backend's own state */
-  int n, k, cap; /* signal length, rows of W, largest batch */
-  int kn;        /* min(k, n): singular values per sample */
-  size_t N;      /* data-set size (0 before set_data) */
-  int has_clean; /* set_data got clean signals */
-  int B;         /* current batch size */
-  double rho;    /* penalty of the current factorisation */
-  int factored;  /* factor has run for the current W */
+  void *impl;                  /* the backend's own state */
+  int n, k, cap;               /* signal length, rows of W, largest batch */
+  int kn;                      /* min(k, n): singular values per sample */
+  size_t N;                    /* data-set size (0 before set_data) */
+  int has_clean;               /* set_data got clean signals */
+  int B;                       /* current batch size */
+  double rho;                  /* penalty of the current factorisation */
+  int factored;                /* factor has run for the current W */
+  blorc_svd_method svd_method; /* requested: AUTO or FULL */
+  blorc_svd_method svd_used;   /* set by the backend's stage 4: FULL or FAST */
   blorc_progress progress;
 };
 

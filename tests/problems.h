@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "pipeline.h"
 #include "reference.h"
 
 namespace prob {
@@ -46,6 +47,13 @@ inline Problem make(uint64_t seed, int n, int k, int B, double w_scale, double s
 
 inline ref::Vec row(const ref::Vec &M, int len, int j) {
   return ref::Vec(M.begin() + (size_t)j * len, M.begin() + (size_t)(j + 1) * len);
+}
+
+// Loads p into run (W, data) and selects its first p.B samples.
+inline void load(lib::Run &run, const Problem &p) {
+  run.set_W(p.W);
+  run.set_data(p.X, p.Y);
+  run.select_first(p.B);
 }
 
 }  // namespace prob

@@ -18,9 +18,7 @@ TEST_P(ClosedForm, MatchesAdmmAndSatisfiesKkt) {
   const int n = sh.n, k = sh.k, B = 6;
   prob::Problem p = prob::make(21 + 100 * n + k, n, k, B, 0.4);
   lib::Run run(n, k, B);
-  run.set_W(p.W);
-  run.set_data(p.X, p.Y);
-  run.select_first(B);
+  prob::load(run, p);
   lib::Params prm;
   prm.admm.tol = 1e-13;
   prm.admm.max_iters = 200000;
@@ -72,9 +70,7 @@ TEST(ClosedForm, ProjectorIsSymmetricIdempotentAndKillsW0) {
   const int n = 12, k = 12, B = 3;
   prob::Problem p = prob::make(31, n, k, B, 0.4);
   lib::Run run(n, k, B);
-  run.set_W(p.W);
-  run.set_data(p.X, p.Y);
-  run.select_first(B);
+  prob::load(run, p);
   lib::Params prm;
   prm.admm.tol = 1e-12;
   prm.admm.max_iters = 100000;

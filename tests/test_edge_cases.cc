@@ -19,9 +19,7 @@ struct Out {
 // gamma 1e-8 reads the exact pattern of an ADMM run converged to 1e-13 (see test_closed_form.cc).
 Out run_all(const prob::Problem &p, double gamma = 1e-8) {
   lib::Run run(p.n, p.k, p.B);
-  run.set_W(p.W);
-  run.set_data(p.X, p.Y);
-  run.select_first(p.B);
+  prob::load(run, p);
   lib::Params prm;
   prm.gamma = gamma;
   prm.admm.tol = 1e-13;

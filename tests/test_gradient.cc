@@ -43,9 +43,7 @@ lib::Params tight() {
 
 ref::Vec library_gradient(const prob::Problem &p, double *loss = nullptr) {
   lib::Run run(p.n, p.k, p.B);
-  run.set_W(p.W);
-  run.set_data(p.X, p.Y);
-  run.select_first(p.B);
+  prob::load(run, p);
   lib::Params prm = tight();
   run.solve(prm);
   run.analyse(prm);

@@ -18,14 +18,15 @@ static const char HELP[] =
     "                       [--iters 2000] [--fixed] [--tol 1e-7] [--repeat 5] [--rho 10]\n"
     "                       [--init tv|identity|dct] [--init-scale 0.2] [--gamma 1e-3]\n"
     "                       [--variant auto|gemm|persistent] [--lr 1e-4] [--seed 0] [--csv]\n"
-    "                       [--transform W.npy --clean X.npy --noisy Y.npy]\n"
+    "                       [--svd auto|full] [--transform W.npy --clean X.npy --noisy Y.npy]\n"
     "Times minibatches stage by stage (factor, admm, signs, svd, closed_form, gradient,\n"
     "update, total): median, min and max ms over --repeat runs after one warm-up.\n"
     "--fixed runs exactly --iters ADMM iterations per sample (like-for-like timing); without\n"
     "it samples stop at --tol, warm-started from the previous repeat. --k repeats or cuts the\n"
     "initial transform's rows to k. --csv prints one row per (device, stage). With --transform,\n"
     "--clean and --noisy the minibatch is the files' first --batch pairs and W is the file's\n"
-    "(for side-by-side runs with other tools on identical data).\n";
+    "(for side-by-side runs with other tools on identical data). --svd full makes the CPU\n"
+    "run one SVD per sample in stage 4 instead of its fast path (see blorc_set_svd_method).\n";
 
 enum { S_FACTOR, S_ADMM, S_SIGNS, S_SVD, S_CLOSED, S_GRAD, S_UPDATE, S_TOTAL, NSTAGES };
 static const char *STAGE[NSTAGES] = {"factor",      "admm",     "signs",  "svd",
@@ -35,12 +36,14 @@ typedef struct {
   int n, k, B, repeat;
   double rho, gamma, lr;
   blorc_admm_opts admm;
+  blorc_svd_method svd;
   const double *W0, *X, *Y;
 } setup;
 
 typedef struct {
   double med[NSTAGES], min[NSTAGES], max[NSTAGES], loss, mean_iters;
   char name[16];
+  blorc_svd_method svd_used;
 } timing;
 
 static double now_ms(void) {
@@ -85,6 +88,7 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
   if (!idx || !t || !W || !G) st = blorc_fail(e, BLORC_ENOMEM, "out of memory");
   for (int j = 0; !st && j < s->B; j++) idx[j] = j;
   if (!st) memcpy(W, s->W0, kn * sizeof(double));
+  if (!st) st = blorc_set_svd_method(b, s->svd, e);
   if (!st) st = blorc_write(b, BLORC_BUF_W, W, kn, e);
   if (!st) st = blorc_set_data(b, s->B, s->X, s->Y, e);
   blorc_admm_stats as = {0};
@@ -109,28 +113,33 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
     out->min[q] = v[0], out->max[q] = v[R - 1];
   }
   out->mean_iters = (double)as.iters_total / s->B;
+  out->svd_used = blorc_svd_method_used(b);
   blorc_backend_destroy(b);
   free(idx), free(t), free(W), free(G);
   return st;
 }
 
 int cmd_bench(int argc, char **argv) {
-  const char *C = "bench", *init = "tv", *device = "cpu", *variant = "auto";
+  const char *C = "bench", *init = "tv", *device = "cpu", *variant = "auto", *svd = "auto";
   const char *wpath = NULL, *cpath = NULL, *npath = NULL;
-  setup s = {64, 0, 100, 5, 10, 1e-3, 1e-4, blorc_admm_defaults(), NULL, NULL, NULL};
+  setup s = {64,   0,    100, 5, 10, 1e-3, 1e-4, blorc_admm_defaults(), BLORC_SVD_AUTO,
+             NULL, NULL, NULL};
   s.admm.tol = 1e-7;
   long long v;
   double scale = 0.2;
   int csv = 0;
   unsigned long long seed = 0;
-  static const struct option opts[] = {
-      {"device", 1, 0, 'd'},  {"n", 1, 0, 'n'},          {"k", 1, 0, 'K'},
-      {"batch", 1, 0, 'b'},   {"iters", 1, 0, 'i'},      {"fixed", 0, 0, 'F'},
-      {"tol", 1, 0, 't'},     {"repeat", 1, 0, 'r'},     {"rho", 1, 0, 'p'},
-      {"init", 1, 0, 'w'},    {"init-scale", 1, 0, 'c'}, {"gamma", 1, 0, 'g'},
-      {"variant", 1, 0, 'V'}, {"lr", 1, 0, 'l'},         {"seed", 1, 0, 's'},
-      {"csv", 0, 0, 'v'},     {"transform", 1, 0, 'T'},  {"clean", 1, 0, 'x'},
-      {"noisy", 1, 0, 'y'},   {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+  static const struct option opts[] = {{"device", 1, 0, 'd'},     {"n", 1, 0, 'n'},
+                                       {"k", 1, 0, 'K'},          {"batch", 1, 0, 'b'},
+                                       {"iters", 1, 0, 'i'},      {"fixed", 0, 0, 'F'},
+                                       {"tol", 1, 0, 't'},        {"repeat", 1, 0, 'r'},
+                                       {"rho", 1, 0, 'p'},        {"init", 1, 0, 'w'},
+                                       {"init-scale", 1, 0, 'c'}, {"gamma", 1, 0, 'g'},
+                                       {"variant", 1, 0, 'V'},    {"lr", 1, 0, 'l'},
+                                       {"seed", 1, 0, 's'},       {"csv", 0, 0, 'v'},
+                                       {"transform", 1, 0, 'T'},  {"clean", 1, 0, 'x'},
+                                       {"noisy", 1, 0, 'y'},      {"svd", 1, 0, 'S'},
+                                       {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {
@@ -170,6 +179,7 @@ int cmd_bench(int argc, char **argv) {
         if (cli_double(C, "gamma", optarg, -1e-300, &s.gamma)) return 2;
         break;
       case 'V': variant = optarg; break;
+      case 'S': svd = optarg; break;
       case 'l':
         if (cli_double(C, "lr", optarg, -1e-300, &s.lr)) return 2;
         break;
@@ -192,6 +202,10 @@ int cmd_bench(int argc, char **argv) {
     s.admm.variant = BLORC_ADMM_PERSISTENT;
   else if (strcmp(variant, "auto"))
     return cli_usage_error(C, "--variant '%s': expected auto, gemm or persistent", variant);
+  if (!strcmp(svd, "full"))
+    s.svd = BLORC_SVD_FULL;
+  else if (strcmp(svd, "auto"))
+    return cli_usage_error(C, "--svd '%s': expected auto or full", svd);
   int want_cpu = !strcmp(device, "cpu") || !strcmp(device, "all");
   int want_gpu = !strcmp(device, "cuda") || !strcmp(device, "all");
   if (!want_cpu && !want_gpu)
@@ -269,8 +283,10 @@ int cmd_bench(int argc, char **argv) {
       printf("\n");
     }
     for (int d = 0; d < nt; d++)
-      printf("%s: %.0f samples/s, mean ADMM iterations %.1f, loss %.12g\n", tm[d].name,
-             s.B / (tm[d].med[S_TOTAL] * 1e-3), tm[d].mean_iters, tm[d].loss);
+      printf("%s: %.0f samples/s, mean ADMM iterations %.1f, loss %.12g, stage 4 %s\n", tm[d].name,
+             s.B / (tm[d].med[S_TOTAL] * 1e-3), tm[d].mean_iters, tm[d].loss,
+             tm[d].svd_used == BLORC_SVD_FAST ? "fast path (W^+ and a QR per sample)"
+                                              : "one SVD per sample");
   }
 done:
   if (wpath) {

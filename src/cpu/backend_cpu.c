@@ -10,11 +10,12 @@
 static void cpu_destroy(blorc_backend *b) {
   cpu_state *c = cpu_of(b);
   if (!c) return;
-  double **bufs[] = {&c->Xall, &c->Yall, &c->Zall, &c->Lall, &c->W,      &c->L,  &c->K,
-                     &c->Q,    &c->WC,   &c->Y,    &c->X,    &c->ynorm,  &c->Z,  &c->U,
-                     &c->C,    &c->Xa,   &c->V,    &c->D,    &c->R,      &c->T,  &c->r2,
-                     &c->S,    &c->sv,   &c->Vs,   &c->Xs,   &c->A,      &c->Bv, &c->H,
-                     &c->loss, &c->G,    &c->Wq,   &c->Wg,   &c->scratch};
+  double **bufs[] = {&c->Xall, &c->Yall, &c->Zall, &c->Lall, &c->W,       &c->L,     &c->K,
+                     &c->Q,    &c->WC,   &c->Y,    &c->X,    &c->ynorm,   &c->Z,     &c->U,
+                     &c->C,    &c->Xa,   &c->V,    &c->D,    &c->R,       &c->T,     &c->r2,
+                     &c->S,    &c->sv,   &c->Vs,   &c->Xs,   &c->A,       &c->Bv,    &c->H,
+                     &c->loss, &c->G,    &c->Wq,   &c->Wg,   &c->scratch, &c->Wpinv, &c->Wu,
+                     &c->Wvt,  &c->Wsv,  &c->Wa,   &c->Wwork};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
   free(c->idx);
   free(c->iters);
@@ -28,6 +29,28 @@ static double *zalloc(size_t count, int *ok) {
   double *p = calloc(count ? count : 1, sizeof(double));
   if (!p) *ok = 0;
   return p;
+}
+
+/* Buffers and workspace sizes of stage 4's fast path (see svd.c); 0 when out of memory. */
+static int fast_svd_init(cpu_state *c, lapack_int n, lapack_int k) {
+  int ok = 1;
+  double q = 0, q2 = 0;
+  c->Wpinv = zalloc((size_t)n * k, &ok);
+  c->Wu = zalloc((size_t)n * n, &ok);
+  c->Wvt = zalloc((size_t)k * k, &ok);
+  c->Wsv = zalloc((size_t)k, &ok);
+  c->Wa = zalloc((size_t)n * k, &ok);
+  if (LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'A', n, k, NULL, n, NULL, NULL, n, NULL, k, &q, -1,
+                          NULL) != 0)
+    return 0;
+  c->wsvd_lwork = (size_t)q + 1;
+  c->Wwork = zalloc(c->wsvd_lwork + 8 * (size_t)k, &ok);
+  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, n, n, NULL, n, NULL, &q, -1) != 0 ||
+      LAPACKE_dormqr_work(LAPACK_COL_MAJOR, 'L', 'N', n, n, n, NULL, n, NULL, NULL, n, &q2, -1) !=
+          0)
+    return 0;
+  c->qr_lwork = (size_t)(q > q2 ? q : q2) + 1;
+  return ok;
 }
 
 static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
@@ -89,6 +112,10 @@ static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
     c->svd_lwork = lwork;
     c->nthreads = omp_get_max_threads();
     c->scratch_per_thread = n * k + kn * k + c->svd_lwork + 8 * kn;
+    if (k <= n && !fast_svd_init(c, (lapack_int)n, (lapack_int)k)) ok = 0;
+    /* The fast path's per-thread QR: an n x n matrix, n reflector scalars, workspace. */
+    if (c->scratch_per_thread < n * n + n + c->qr_lwork)
+      c->scratch_per_thread = n * n + n + c->qr_lwork;
     c->scratch = malloc(c->scratch_per_thread * (size_t)c->nthreads * sizeof(double));
     if (!c->scratch) ok = 0;
   }
@@ -151,7 +178,7 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
     case BLORC_BUF_STATE_LAMBDA: src = c->Lall; break;
     case BLORC_BUF_X_ADMM: src = c->Xa; break;
     case BLORC_BUF_SIGN: src = c->S; break;
-    case BLORC_BUF_SV: src = c->sv; break;
+    case BLORC_BUF_SV: return cpu_read_singular_values(b, dst, err);
     case BLORC_BUF_XSTAR: src = c->Xs; break;
     case BLORC_BUF_A: src = c->A; break;
     case BLORC_BUF_B: src = c->Bv; break;

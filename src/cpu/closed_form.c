@@ -8,7 +8,8 @@
 
 #include "cpu_backend.h"
 
-/* v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v (the original v); coef: r scratch. */
+/* v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v (the original v), or with sv NULL (stage
+ * 4's fast path) w <- V_r V_r^T v, the part of v that W^+^T maps to a; coef: r scratch. */
 static void project(int n, int r, const double *Vr, const double *sv, double *v, double *w,
                     double *coef) {
   if (r == 0) {
@@ -17,13 +18,16 @@ static void project(int n, int r, const double *Vr, const double *sv, double *v,
   }
   cblas_dgemv(CblasColMajor, CblasTrans, n, r, 1.0, Vr, n, v, 1, 0.0, coef, 1);
   cblas_dgemv(CblasColMajor, CblasNoTrans, n, r, -1.0, Vr, n, coef, 1, 1.0, v, 1);
-  for (int i = 0; i < r; i++) coef[i] /= sv[i] * sv[i];
+  if (sv)
+    for (int i = 0; i < r; i++) coef[i] /= sv[i] * sv[i];
   cblas_dgemv(CblasColMajor, CblasNoTrans, n, r, 1.0, Vr, n, coef, 1, 0.0, w, 1);
 }
 
-/* out = mask0 .* (W w) for the batch: rows with s != 0 are not rows of W0m. */
+/* out = mask0 .* (M w) for the batch, M = W (or W^+^T on the fast path; both stored n x k):
+ * rows with s != 0 are not rows of W0m. */
 static void masked_w_times(const cpu_state *c, int n, int k, int B, const double *w, double *out) {
-  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, c->W, n, w, n, 0.0, out, k);
+  const double *M = c->svd_fast ? c->Wpinv : c->W;
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, M, n, w, n, 0.0, out, k);
   size_t kB = (size_t)k * B;
   for (size_t i = 0; i < kB; i++)
     if (c->S[i] != 0.0) out[i] = 0.0;
@@ -43,7 +47,7 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
 #pragma omp for schedule(static)
     for (int j = 0; j < B; j++) {
       const double *Vr = c->Vs + (size_t)j * n * kn;
-      const double *sv = c->sv + (size_t)j * kn;
+      const double *sv = c->svd_fast ? NULL : c->sv + (size_t)j * kn;
       int r = c->rank[j];
       double *xs = c->Xs + (size_t)j * n;
       project(n, r, Vr, sv, xs, c->Wq + (size_t)j * n, coef);

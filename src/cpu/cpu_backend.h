@@ -39,7 +39,15 @@ typedef struct cpu_state {
   double *loss;            /* cap */
   double *G;               /* n x k gradient (G row-major k x n) */
   double *scratch;         /* per-thread scratch for the SVD stage */
-  size_t scratch_per_thread, svd_lwork;
+  size_t scratch_per_thread, svd_lwork, qr_lwork;
+  /* stage 4's fast path (k <= n only; NULL otherwise): one SVD of W per minibatch */
+  int svd_fast;       /* the last stage 4 took the fast path: Vs holds an orthonormal
+                         basis of range(W0m^T) and closed_form multiplies by Wpinv^T */
+  double *Wpinv;      /* n x k: W^+ = U_k S^-1 V^T, so that W Wpinv = I_k */
+  double *Wu;         /* n x n: right singular vectors of W; columns k.. span null(W) */
+  double *Wvt, *Wsv;  /* k x k and k: the rest of that SVD */
+  double *Wa, *Wwork; /* n x k copy of W (dgesdd destroys its input); its workspace */
+  size_t wsvd_lwork;
   int nthreads;
 } cpu_state;
 
@@ -52,6 +60,8 @@ blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *opts, blorc_admm_
                       blorc_error *err);
 blorc_status cpu_signs(blorc_backend *b, double gamma, blorc_error *err);
 blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err);
+/* BLORC_BUF_SV: copied, or computed (values only) when stage 4 took the fast path. */
+blorc_status cpu_read_singular_values(const blorc_backend *b, double *dst, blorc_error *err);
 blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err);
 blorc_status cpu_gradient(blorc_backend *b, double *loss, blorc_error *err);
 

@@ -1,17 +1,97 @@
-/* Stage 4: per sample, the SVD of W0m = diag(s == 0) W. Zero rows change neither the
- * null space nor the pseudo-inverse's action, so only the rows of W0 are packed (as the
- * columns of W0^T, n x k0) and decomposed with LAPACK dgesdd; the left singular vectors of
- * W0^T are the right singular vectors V of W0m. Rank: #{sigma_i > rel_tol sigma_1}. */
+/* Stage 4: per sample, the factorisation of W0m = diag(s == 0) W that the closed form needs:
+ * an orthonormal basis V_r of range(W0m^T) (so P_N = I - V_r V_r^T) and the rank r.
+ *
+ * Full path: the SVD of each W0m. Zero rows change neither the null space nor the
+ * pseudo-inverse's action, so only the rows of W0 are packed (as the columns of W0^T,
+ * n x k0) and decomposed with LAPACK dgesdd; the left singular vectors of W0^T are the right
+ * singular vectors V of W0m. Rank: #{sigma_i > rel_tol sigma_1}.
+ *
+ * Fast path (k <= n, W well conditioned): with W^+ the pseudo-inverse (W W^+ = I_k), W0 W^+
+ * e_i = 0 for every row i with s_i != 0, so null(W0) = null(W) + span{W^+ e_i : s_i != 0},
+ * an (n - k0)-dimensional space. One SVD of W per minibatch gives null(W) and W^+; per sample
+ * a Householder QR of those n - k0 columns gives Q, whose trailing k0 columns are V_r. By
+ * interlacing sigma_min(W0)/sigma_1(W0) >= sigma_k(W)/sigma_1(W), so the guard below makes
+ * r = k0 exactly the full path's decision. The pseudo-inverse part of the closed form is
+ * then a = W^+^T (I - P_N) q (closed_form.c), since W0^T a = (I - P_N) q and W0 W^+ = [I 0].
+ * Cost per sample: O(n^2 (n - k0)) instead of an O(n k0^2 + k0^3) SVD. */
 #include <lapacke.h>
+#include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu_backend.h"
 
-blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
-  cpu_state *c = cpu_of(b);
-  int n = b->n, k = b->k, kn = b->kn, B = b->B;
-  int failed_sample = -1, failed_info = 0;
+typedef struct {
+  int sample, info;
+  const char *call;
+} svd_failure;
+
+static void record_failure(svd_failure *f, int sample, int info, const char *call) {
+#pragma omp critical
+  {
+    f->sample = sample;
+    f->info = info;
+    f->call = call;
+  }
+}
+
+/* One SVD of W (as the n x k matrix W^T = U S V^T): Wu = U (n x n), W^+ = U_k S^-1 V^T.
+ * Returns 1 when the fast path applies, 0 when W is too ill conditioned for it, -1 with *info
+ * set when dgesdd failed. */
+static int prepare_fast(cpu_state *c, int n, int k, double rel_tol, lapack_int *info) {
+  memcpy(c->Wa, c->W, (size_t)n * k * sizeof(double));
+  *info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'A', n, k, c->Wa, n, c->Wsv, c->Wu, n, c->Wvt, k,
+                              c->Wwork, (lapack_int)c->wsvd_lwork,
+                              (lapack_int *)(c->Wwork + c->wsvd_lwork));
+  if (*info != 0) return -1;
+  /* A margin over rel_tol for rounding in the per-sample singular values; cond(W) <= 1e6
+   * keeps the fast path's rounding (eps cond(W)) near the full path's (eps cond(W0)). */
+  double guard = fmax(1e3 * rel_tol, 1e-6);
+  if (!(c->Wsv[k - 1] > guard * c->Wsv[0])) return 0;
+  /* Wa <- U_k S^-1, then Wpinv = Wa V^T. */
+  for (int i = 0; i < k; i++)
+    for (int r = 0; r < n; r++) c->Wa[(size_t)i * n + r] = c->Wu[(size_t)i * n + r] / c->Wsv[i];
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, k, k, 1.0, c->Wa, n, c->Wvt, k, 0.0,
+              c->Wpinv, n);
+  return 1;
+}
+
+static void fast_svd(cpu_state *c, int n, int k, int B, svd_failure *fail) {
+#pragma omp parallel num_threads(c->nthreads)
+  {
+    double *G = c->scratch + c->scratch_per_thread * (size_t)omp_get_thread_num();
+    double *tau = G + (size_t)n * n;
+    double *work = tau + n;
+#pragma omp for schedule(dynamic, 4)
+    for (int j = 0; j < B; j++) {
+      const double *s = c->S + (size_t)j * k;
+      double *V = c->Vs + (size_t)j * n * (size_t)(k < n ? k : n);
+      /* G = [null(W), W^+ e_i for s_i != 0]: a basis of null(W0m), m columns. */
+      int m = n - k;
+      memcpy(G, c->Wu + (size_t)k * n, (size_t)n * m * sizeof(double));
+      for (int i = 0; i < k; i++)
+        if (s[i] != 0.0) memcpy(G + (size_t)m++ * n, c->Wpinv + (size_t)i * n, n * sizeof(double));
+      int k0 = n - m;
+      c->rank[j] = k0;
+      memset(c->sv + (size_t)j * (k < n ? k : n), 0, (size_t)(k < n ? k : n) * sizeof(double));
+      if (k0 == 0) continue;
+      /* V = Q [0; I_k0]: the trailing k0 columns of the QR's orthogonal factor. */
+      memset(V, 0, (size_t)n * k0 * sizeof(double));
+      for (int i = 0; i < k0; i++) V[(size_t)i * n + m + i] = 1.0;
+      if (m == 0) continue;
+      lapack_int info =
+          LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, n, m, G, n, tau, work, (lapack_int)c->qr_lwork);
+      if (info == 0)
+        info = LAPACKE_dormqr_work(LAPACK_COL_MAJOR, 'L', 'N', n, k0, m, G, n, tau, V, n, work,
+                                   (lapack_int)c->qr_lwork);
+      if (info != 0) record_failure(fail, j, (int)info, "dgeqrf/dormqr");
+    }
+  }
+}
+
+static void full_svd(cpu_state *c, int n, int k, int B, double rel_tol, svd_failure *fail) {
+  int kn = k < n ? k : n;
 #pragma omp parallel num_threads(c->nthreads)
   {
     double *A = c->scratch + c->scratch_per_thread * (size_t)omp_get_thread_num();
@@ -34,11 +114,7 @@ blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
       lapack_int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', n, k0, A, n, sv, V, n, Ut, m0,
                                             work, (lapack_int)c->svd_lwork, iwork);
       if (info != 0) {
-#pragma omp critical
-        {
-          failed_sample = j;
-          failed_info = (int)info;
-        }
+        record_failure(fail, j, (int)info, "dgesdd");
         continue;
       }
       int r = 0;
@@ -46,8 +122,55 @@ blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
       c->rank[j] = r;
     }
   }
-  if (failed_sample >= 0)
-    return blorc_fail(err, BLORC_ENUMERIC, "svd: dgesdd failed on batch sample %d (info %d)",
-                      failed_sample, failed_info);
+}
+
+blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
+  cpu_state *c = cpu_of(b);
+  int n = b->n, k = b->k, B = b->B;
+  svd_failure fail = {-1, 0, NULL};
+  c->svd_fast = 0;
+  if (b->svd_method == BLORC_SVD_AUTO && c->Wpinv) {
+    lapack_int info = 0;
+    int use = prepare_fast(c, n, k, rel_tol, &info);
+    if (use < 0)
+      return blorc_fail(err, BLORC_ENUMERIC, "svd: dgesdd failed on W itself (info %d)", (int)info);
+    c->svd_fast = use;
+  }
+  if (c->svd_fast) {
+    b->svd_used = BLORC_SVD_FAST;
+    fast_svd(c, n, k, B, &fail);
+  } else
+    full_svd(c, n, k, B, rel_tol, &fail);
+  if (fail.sample >= 0)
+    return blorc_fail(err, BLORC_ENUMERIC, "svd: %s failed on batch sample %d (info %d)", fail.call,
+                      fail.sample, fail.info);
   return BLORC_OK;
+}
+
+blorc_status cpu_read_singular_values(const blorc_backend *b, double *dst, blorc_error *err) {
+  const cpu_state *c = cpu_of(b);
+  int n = b->n, k = b->k, kn = b->kn, B = b->B;
+  if (!c->svd_fast) {
+    memcpy(dst, c->sv, (size_t)kn * B * sizeof(double));
+    return BLORC_OK;
+  }
+  /* The fast path never formed them: one values-only SVD per sample, for diagnostics. */
+  double *A = malloc((size_t)n * k * sizeof(double));
+  if (!A) return blorc_fail(err, BLORC_ENOMEM, "read: out of host memory for singular values");
+  blorc_status st = BLORC_OK;
+  for (int j = 0; j < B && st == BLORC_OK; j++) {
+    const double *s = c->S + (size_t)j * k;
+    double *sv = dst + (size_t)j * kn;
+    int k0 = 0;
+    for (int i = 0; i < k; i++)
+      if (s[i] == 0.0) memcpy(A + (size_t)k0++ * n, c->W + (size_t)i * n, n * sizeof(double));
+    memset(sv, 0, (size_t)kn * sizeof(double));
+    if (k0 == 0) continue;
+    lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', n, k0, A, n, sv, NULL, 1, NULL, 1);
+    if (info != 0)
+      st = blorc_fail(err, BLORC_ENUMERIC, "read: dgesdd failed on batch sample %d (info %d)", j,
+                      (int)info);
+  }
+  free(A);
+  return st;
 }
