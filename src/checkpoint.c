@@ -19,15 +19,18 @@ typedef struct {
   double **data;
 } array_entry;
 
-static int entries(blorc_checkpoint *c, array_entry out[6]) {
-  array_entry e[6] = {{"W.npy", (size_t)c->k, (size_t)c->n, &c->W},
-                      {"adam_m.npy", (size_t)c->k, (size_t)c->n, &c->m},
-                      {"adam_v.npy", (size_t)c->k, (size_t)c->n, &c->v},
-                      {"state_z.npy", c->N, (size_t)c->k, &c->Z},
-                      {"state_lambda.npy", c->N, (size_t)c->k, &c->L},
-                      {"signs.npy", c->Ntrain, (size_t)c->k, &c->signs}};
+#define NENTRIES 7
+
+static int entries(blorc_checkpoint *c, array_entry out[NENTRIES]) {
+  array_entry e[NENTRIES] = {{"W.npy", (size_t)c->k, (size_t)c->n, &c->W},
+                             {"adam_m.npy", (size_t)c->k, (size_t)c->n, &c->m},
+                             {"adam_v.npy", (size_t)c->k, (size_t)c->n, &c->v},
+                             {"state_z.npy", c->N, (size_t)c->k, &c->Z},
+                             {"state_lambda.npy", c->N, (size_t)c->k, &c->L},
+                             {"signs.npy", c->Ntrain, (size_t)c->k, &c->signs},
+                             {"W_best.npy", (size_t)c->k, (size_t)c->n, &c->W_best}};
   memcpy(out, e, sizeof e);
-  return 6;
+  return NENTRIES;
 }
 
 blorc_status blorc_checkpoint_save(const char *run_dir, const blorc_checkpoint *c,
@@ -42,23 +45,25 @@ blorc_status blorc_checkpoint_save(const char *run_dir, const blorc_checkpoint *
   snprintf(final, sizeof final, "%s/%s", base, name);
   blorc_remove_tree(tmpdir); /* left by an earlier crash */
   if ((st = blorc_mkdirs(tmpdir, err))) return st;
-  array_entry e[6];
+  array_entry e[NENTRIES];
   int ne = entries((blorc_checkpoint *)c, e);
   for (int i = 0; i < ne; i++) {
     snprintf(path, sizeof path, "%s/%s", tmpdir, e[i].name);
     if ((st = blorc_npy_save(path, *e[i].data, 2, e[i].rows, e[i].cols, err))) return st;
   }
   char meta[1024];
-  int len = snprintf(
-      meta, sizeof meta,
-      "[checkpoint]\nepoch = %d\nstep = %lld\nadam_t = %lld\n"
-      "rng0 = %016" PRIx64 "\nrng1 = %016" PRIx64 "\nrng2 = %016" PRIx64 "\nrng3 = %016" PRIx64
-      "\nrng_spare = %a\nrng_has_spare = %d\n"
-      "rho = %a\nrho_dir = %d\nrho_phase = %d\nrho_base_cost = %a\n"
-      "rho_iters = %lld\nrho_samples = %lld\nrho_batches = %d\n",
-      c->epoch, c->step, c->adam_t, c->rng.s[0], c->rng.s[1], c->rng.s[2], c->rng.s[3],
-      c->rng.spare, c->rng.has_spare, c->tuner.rho, c->tuner.dir, c->tuner.phase,
-      c->tuner.base_cost, c->tuner.iters, c->tuner.samples, c->tuner.batches);
+  int len = snprintf(meta, sizeof meta,
+                     "[checkpoint]\nepoch = %d\nstep = %lld\nadam_t = %lld\n"
+                     "rng0 = %016" PRIx64 "\nrng1 = %016" PRIx64 "\nrng2 = %016" PRIx64
+                     "\nrng3 = %016" PRIx64
+                     "\nrng_spare = %a\nrng_has_spare = %d\n"
+                     "rho = %a\nrho_dir = %d\nrho_phase = %d\nrho_base_cost = %a\n"
+                     "rho_iters = %lld\nrho_samples = %lld\nrho_batches = %d\n"
+                     "best_val = %a\nbest_epoch = %d\n",
+                     c->epoch, c->step, c->adam_t, c->rng.s[0], c->rng.s[1], c->rng.s[2],
+                     c->rng.s[3], c->rng.spare, c->rng.has_spare, c->tuner.rho, c->tuner.dir,
+                     c->tuner.phase, c->tuner.base_cost, c->tuner.iters, c->tuner.samples,
+                     c->tuner.batches, c->best_val, c->best_epoch);
   snprintf(path, sizeof path, "%s/meta.ini", tmpdir);
   if ((st = blorc_write_atomic(path, meta, (size_t)len, err))) return st;
   blorc_remove_tree(final); /* a checkpoint of the same epoch from an earlier attempt */
@@ -110,6 +115,10 @@ static int on_meta(void *user, const char *section, const char *key, const char 
     c->tuner.samples = strtoll(value, NULL, 10);
   else if (!strcmp(key, "rho_batches"))
     c->tuner.batches = atoi(value);
+  else if (!strcmp(key, "best_val"))
+    c->best_val = strtod(value, NULL);
+  else if (!strcmp(key, "best_epoch"))
+    c->best_epoch = atoi(value);
   else
     return 0;
   return 1;
@@ -130,7 +139,7 @@ blorc_status blorc_checkpoint_load(const char *run_dir, blorc_checkpoint *c, blo
   c->epoch = -1;
   if (ini_parse(path, on_meta, c) != 0 || c->epoch < 0)
     return blorc_fail(err, BLORC_EFORMAT, "%s: unreadable checkpoint metadata", path);
-  array_entry e[6];
+  array_entry e[NENTRIES];
   int ne = entries(c, e);
   for (int i = 0; i < ne; i++) {
     blorc_array a = {0};
@@ -149,7 +158,7 @@ blorc_status blorc_checkpoint_load(const char *run_dir, blorc_checkpoint *c, blo
 }
 
 void blorc_checkpoint_free(blorc_checkpoint *c) {
-  array_entry e[6];
+  array_entry e[NENTRIES];
   int ne = entries(c, e);
   for (int i = 0; i < ne; i++) {
     free(*e[i].data);

@@ -21,6 +21,9 @@ typedef struct blorc_checkpoint {
   double *W, *m, *v; /* k x n each */
   double *Z, *L;     /* N x k warm-start state */
   double *signs;     /* Ntrain x k last sign pattern (2 = none yet) */
+  double *W_best;    /* k x n: the W of best validation PSNR so far */
+  double best_val;   /* its validation PSNR */
+  int best_epoch;    /* its epoch (0: the initial W) */
 } blorc_checkpoint;
 
 /* Writes c into run_dir/checkpoints and drops older checkpoints. */

@@ -39,6 +39,8 @@ static const key_def KEYS[] = {
     K("train", "epochs", T_INT, epochs, NULL, "epochs"),
     K("train", "batch", T_INT, batch, NULL, "minibatch size"),
     K("train", "lr", T_DOUBLE, lr, NULL, "learning rate"),
+    K("train", "lr_decay", T_DOUBLE, lr_decay, NULL,
+      "learning-rate factor per epoch (epoch e uses lr * lr_decay^(e-1))"),
     K("train", "optimizer", T_STR, optimizer, "sgd|adam", "optimiser"),
     K("train", "gamma", T_DOUBLE, gamma, NULL, "sign threshold"),
     K("train", "seed", T_I64, seed, NULL, "shuffling seed"),
@@ -68,6 +70,7 @@ void blorc_config_defaults(blorc_config *c) {
   c->epochs = 40;
   c->batch = 100;
   c->lr = 1e-3;
+  c->lr_decay = 1;
   strcpy(c->optimizer, "adam");
   c->gamma = 1e-3;
   c->seed = 1;
@@ -205,6 +208,8 @@ blorc_status blorc_config_check(const blorc_config *c, blorc_error *err) {
   NEED(c->batch >= 1, "train.batch", "%d", c->batch, "batch >= 1");
   NEED(c->batch <= c->train, "train.batch", "%d", c->batch, "no more than data.train signals");
   NEED(c->lr > 0, "train.lr", "%g", c->lr, "a value > 0");
+  NEED(c->lr_decay > 0 && c->lr_decay <= 1, "train.lr_decay", "%g", c->lr_decay,
+       "0 < lr_decay <= 1");
   NEED(c->gamma >= 0, "train.gamma", "%g", c->gamma, "gamma >= 0");
   NEED(c->checkpoint_every >= 1, "train.checkpoint_every", "%d", c->checkpoint_every,
        "a value >= 1");

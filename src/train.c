@@ -45,7 +45,7 @@ typedef struct run {
 static void run_free(run *r) {
   free(r->X), free(r->Y), free(r->W), free(r->Wn), free(r->G), free(r->xval), free(r->sbuf);
   free(r->perm), free(r->vidx), free(r->log);
-  free(r->ck.Z), free(r->ck.L), free(r->ck.signs);
+  free(r->ck.Z), free(r->ck.L), free(r->ck.signs), free(r->ck.W_best);
   blorc_optimizer_free(&r->opt);
   blorc_backend_destroy(r->b);
 }
@@ -121,7 +121,7 @@ static blorc_status save_checkpoint(run *r, int epoch, blorc_error *err) {
   blorc_checkpoint *c = &r->ck;
   c->epoch = epoch;
   c->adam_t = r->opt.t;
-  c->W = r->W, c->m = r->opt.m, c->v = r->opt.v;
+  c->W = r->W, c->m = r->opt.m, c->v = r->opt.v; /* W_best, best_val: kept in r->ck */
   blorc_status st;
   if ((st = blorc_read(r->b, BLORC_BUF_STATE_Z, c->Z, r->N * r->k, err)) ||
       (st = blorc_read(r->b, BLORC_BUF_STATE_LAMBDA, c->L, r->N * r->k, err)))
@@ -133,6 +133,9 @@ static blorc_status write_outputs(run *r, blorc_error *err) {
   char path[4200];
   blorc_path(path, sizeof path, r->dir, "W.npy");
   blorc_status st = blorc_npy_save(path, r->W, 2, (size_t)r->k, (size_t)r->n, err);
+  if (st) return st;
+  blorc_path(path, sizeof path, r->dir, "W_best.npy");
+  st = blorc_npy_save(path, r->ck.W_best, 2, (size_t)r->k, (size_t)r->n, err);
   if (st) return st;
   blorc_path(path, sizeof path, r->dir, "filters.png");
   int side = (int)lround(sqrt((double)r->n));
@@ -157,6 +160,8 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   const blorc_config *c = r->cfg;
   int auto_rho = c->rho_auto && !c->fixed; /* fixed mode: every rho costs the same */
   double t0 = now_s();
+  /* From the epoch number alone, so that a resumed run steps exactly as an unbroken one. */
+  r->opt.lr = c->lr * pow(c->lr_decay, lg->epoch - 1);
   for (size_t i = 0; i < r->Ntr; i++) r->perm[i] = i;
   blorc_rng_shuffle(&r->ck.rng, r->perm, r->Ntr);
   blorc_admm_opts ao = blorc_admm_defaults();
@@ -268,8 +273,9 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   r.ck.Z = malloc(r.N * r.k * sizeof(double));
   r.ck.L = malloc(r.N * r.k * sizeof(double));
   r.ck.signs = malloc(r.Ntr * r.k * sizeof(double));
+  r.ck.W_best = malloc(kn * sizeof(double));
   if (!r.Wn || !r.G || !r.xval || !r.sbuf || !r.perm || !r.vidx || !r.ck.Z || !r.ck.L ||
-      !r.ck.signs ||
+      !r.ck.signs || !r.ck.W_best ||
       blorc_optimizer_init(&r.opt, strcmp(cfg->optimizer, "adam") == 0, cfg->lr, kn)) {
     st = blorc_fail(err, BLORC_ENOMEM, "out of memory for a run of %zu signals, k=%d n=%d", r.N,
                     r.k, r.n);
@@ -285,13 +291,16 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   int first_epoch = 1;
   if (resume) {
     blorc_checkpoint in = r.ck;
-    in.W = in.m = in.v = in.Z = in.L = in.signs = NULL;
+    in.W = in.m = in.v = in.Z = in.L = in.signs = in.W_best = NULL;
     st = blorc_checkpoint_load(out_dir, &in, err);
     if (!st) {
       memcpy(r.W, in.W, kn * sizeof(double));
       memcpy(r.opt.m, in.m, kn * sizeof(double));
       memcpy(r.opt.v, in.v, kn * sizeof(double));
       memcpy(r.ck.signs, in.signs, r.Ntr * r.k * sizeof(double));
+      memcpy(r.ck.W_best, in.W_best, kn * sizeof(double));
+      r.ck.best_val = in.best_val;
+      r.ck.best_epoch = in.best_epoch;
       r.opt.t = in.adam_t;
       r.ck.rng = in.rng;
       r.ck.step = in.step;
@@ -321,6 +330,11 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   result->noisy_psnr = noisy / (double)r.Nval;
   if ((st = validate(&r, &result->initial_val_psnr, err))) goto done;
   result->final_val_psnr = result->initial_val_psnr;
+  if (!resume) { /* the initial W is the best so far */
+    memcpy(r.ck.W_best, r.W, kn * sizeof(double));
+    r.ck.best_val = result->initial_val_psnr;
+    r.ck.best_epoch = 0;
+  }
   if (h && h->on_start) {
     char line[512];
     snprintf(line, sizeof line,
@@ -337,6 +351,11 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     if ((st = epoch(&r, &lg, e == first_epoch, err))) goto done;
     result->epochs_run++;
     result->final_val_psnr = lg.val_psnr;
+    if (lg.val_psnr > r.ck.best_val) {
+      memcpy(r.ck.W_best, r.W, kn * sizeof(double));
+      r.ck.best_val = lg.val_psnr;
+      r.ck.best_epoch = e;
+    }
     char row[256];
     snprintf(row, sizeof row, "%d,%.10g,%.6f,%.4f,%.2f,%.2f,%.4f,%lld,%.6g\n", lg.epoch, lg.loss,
              lg.val_psnr, lg.seconds, lg.samples_per_s, lg.mean_iters, lg.share_at_cap,
@@ -347,6 +366,8 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     if (h && h->on_epoch) h->on_epoch(&lg, h->user);
   }
   st = write_outputs(&r, err);
+  result->best_val_psnr = r.ck.best_val;
+  result->best_epoch = r.ck.best_epoch;
 done:
   result->seconds = now_s() - t_start;
   run_free(&r);

@@ -250,6 +250,32 @@ TEST_F(Cli, TrainWritesTheRunDirectory) {
   // Training from the default config must beat the noisy input on validation.
   size_t at = r.out.find("noisy ");
   ASSERT_NE(at, std::string::npos);
+  // W_best.npy is the W of the best validation PSNR: the initial one (epoch 0) or an epoch's
+  // from log.csv; the summary names it.
+  double initial = 0, best_printed = 0;
+  int best_epoch = -1;
+  at = r.out.find("initial W ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "initial W %lf", &initial), 1);
+  at = r.out.find("best ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "best %lf dB (epoch %d", &best_printed, &best_epoch),
+            2);
+  std::istringstream rows(log);
+  std::string row;
+  std::getline(rows, row);  // header
+  double best = initial;
+  int expect_epoch = 0;
+  while (std::getline(rows, row)) {
+    int ep;
+    double loss, val;
+    ASSERT_EQ(std::sscanf(row.c_str(), "%d,%lf,%lf", &ep, &loss, &val), 3) << row;
+    if (val > best) best = val, expect_epoch = ep;
+  }
+  EXPECT_EQ(best_epoch, expect_epoch);
+  EXPECT_NEAR(best_printed, best, 0.006);  // printed with 2 decimals
+  if (expect_epoch == 2) EXPECT_EQ(slurp(path("run/W_best.npy")), slurp(path("run/W.npy")));
+  EXPECT_EQ(slurp(path("run/W_best.npy")), slurp(path("run/checkpoints/epoch-000002/W_best.npy")));
 }
 
 TEST_F(Cli, DefaultConfigLearns) {
@@ -270,11 +296,19 @@ TEST_F(Cli, DefaultConfigLearns) {
 }
 
 TEST_F(Cli, ResumedRunEndsWithTheSameWBitForBit) {
-  ASSERT_EQ(run(small_train("--epochs 4 --out full")).code, 0);
-  ASSERT_EQ(run(small_train("--epochs 2 --out part")).code, 0);
+  // A decaying learning rate: the resumed epochs must step with the same lr as unbroken ones.
+  Result full = run(small_train("--set train.lr_decay=0.7 --epochs 4 --out full"));
+  ASSERT_EQ(full.code, 0) << full.err;
+  ASSERT_EQ(run(small_train("--set train.lr_decay=0.7 --epochs 2 --out part")).code, 0);
   Result r = run("train --resume part --epochs 4");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(slurp(path("full/W.npy")), slurp(path("part/W.npy")));
+  EXPECT_EQ(slurp(path("full/W_best.npy")), slurp(path("part/W_best.npy")));
+  auto best = [](const std::string &out) {  // "best 12.34 dB (epoch 3, W_best.npy)"
+    size_t at = out.find("best ");
+    return at == std::string::npos ? out : out.substr(at, out.find(';', at) - at);
+  };
+  EXPECT_EQ(best(full.out), best(r.out));
   // The log has each epoch once.
   std::string log = slurp(path("part/log.csv"));
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 5);
@@ -385,6 +419,8 @@ TEST_F(Cli, NonPositiveNumbers) {
   expect_error(run("train --batch 0 --out r"), 1, "train.batch = 0, expected batch >= 1");
   expect_error(run("train --epochs -1 --out r"), 1, "train.epochs = -1");
   expect_error(run("train --lr 0 --out r"), 1, "train.lr = 0, expected a value > 0");
+  expect_error(run("train --set train.lr_decay=1.5 --out r"), 1,
+               "train.lr_decay = 1.5, expected 0 < lr_decay <= 1");
 }
 
 TEST_F(Cli, BatchLargerThanDataSet) {

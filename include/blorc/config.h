@@ -28,6 +28,7 @@ typedef struct blorc_config {
   /* [train] */
   int epochs, batch;
   double lr;
+  double lr_decay;   /* lr of epoch e is lr * lr_decay^(e - 1); 1 keeps it constant */
   char optimizer[8]; /* sgd or adam */
   double gamma;      /* sign threshold */
   long long seed;    /* shuffling */

@@ -38,10 +38,13 @@ typedef struct blorc_train_result {
   double noisy_psnr;       /* validation set, before denoising */
   double initial_val_psnr; /* validation PSNR of the initial W (or the resumed one) */
   double final_val_psnr;
+  double best_val_psnr; /* the best validation PSNR of the run (initial W included) */
+  int best_epoch;       /* where it was reached (0: the initial W), saved as W_best.npy */
   double seconds;
 } blorc_train_result;
 
-/* Trains as configured, writing the run directory out_dir: config.ini, log.csv, W.npy,
+/* Trains as configured, writing the run directory out_dir: config.ini, log.csv, W.npy (the
+ * last W), W_best.npy (the W of best validation PSNR, for validation-based stopping),
  * filters.png and checkpoints/ (every train.checkpoint_every epochs and at the end).
  * resume: continue from out_dir's last checkpoint (cfg must be the run's config.ini, with at
  * most train.epochs and admm.device changed). Otherwise out_dir must not hold a run unless

@@ -166,9 +166,9 @@ int cmd_train(int argc, char **argv) {
   blorc_train_result res;
   if (blorc_train(&cfg, out, resume != NULL, force, &hooks, &res, &e)) return cli_fail(C, &e);
   printf(
-      "done: %d epochs in %.1f s; validation PSNR: noisy %.2f dB, %s %.2f dB, final %.2f dB; "
-      "outputs in %s\n",
+      "done: %d epochs in %.1f s; validation PSNR: noisy %.2f dB, %s %.2f dB, final %.2f dB, "
+      "best %.2f dB (epoch %d, W_best.npy); outputs in %s\n",
       res.epochs_run, res.seconds, res.noisy_psnr, resume ? "at resume" : "initial W",
-      res.initial_val_psnr, res.final_val_psnr, out);
+      res.initial_val_psnr, res.final_val_psnr, res.best_val_psnr, res.best_epoch, out);
   return 0;
 }
