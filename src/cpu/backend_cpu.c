@@ -15,7 +15,7 @@ static void cpu_destroy(blorc_backend *b) {
                      &c->C,    &c->Xa,   &c->V,    &c->D,    &c->R,       &c->T,     &c->r2,
                      &c->S,    &c->sv,   &c->Vs,   &c->Xs,   &c->A,       &c->Bv,    &c->H,
                      &c->loss, &c->G,    &c->Wq,   &c->Wg,   &c->scratch, &c->Wpinv, &c->Wu,
-                     &c->Wvt,  &c->Wsv,  &c->Wa,   &c->Wwork};
+                     &c->Wtau, &c->Wa,   &c->Wwork};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
   free(c->idx);
   free(c->iters);
@@ -34,22 +34,22 @@ static double *zalloc(size_t count, int *ok) {
 /* Buffers and workspace sizes of stage 4's fast path (see svd.c); 0 when out of memory. */
 static int fast_svd_init(cpu_state *c, lapack_int n, lapack_int k) {
   int ok = 1;
-  double q = 0, q2 = 0;
+  double q[4] = {0};
   c->Wpinv = zalloc((size_t)n * k, &ok);
   c->Wu = zalloc((size_t)n * n, &ok);
-  c->Wvt = zalloc((size_t)k * k, &ok);
-  c->Wsv = zalloc((size_t)k, &ok);
-  c->Wa = zalloc((size_t)n * k, &ok);
-  if (LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'A', n, k, NULL, n, NULL, NULL, n, NULL, k, &q, -1,
-                          NULL) != 0)
-    return 0;
-  c->wsvd_lwork = (size_t)q + 1;
-  c->Wwork = zalloc(c->wsvd_lwork + 8 * (size_t)k, &ok);
-  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, n, n, NULL, n, NULL, &q, -1) != 0 ||
-      LAPACKE_dormqr_work(LAPACK_COL_MAJOR, 'L', 'N', n, n, n, NULL, n, NULL, NULL, n, &q2, -1) !=
+  c->Wtau = zalloc((size_t)k, &ok);
+  c->Wa = zalloc((size_t)k * k, &ok);
+  /* Per minibatch: dgeqrf and dorgqr on W^T; per sample (per-thread
+   * scratch): dgeqrf and dormqr on at most n x n. */
+  if (LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, n, k, NULL, n, NULL, &q[0], -1) != 0 ||
+      LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, n, n, k, NULL, n, NULL, &q[1], -1) != 0 ||
+      LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, n, n, NULL, n, NULL, &q[2], -1) != 0 ||
+      LAPACKE_dormqr_work(LAPACK_COL_MAJOR, 'L', 'N', n, n, n, NULL, n, NULL, NULL, n, &q[3], -1) !=
           0)
     return 0;
-  c->qr_lwork = (size_t)(q > q2 ? q : q2) + 1;
+  c->wsvd_lwork = (size_t)fmax(q[0], q[1]) + 1;
+  c->qr_lwork = (size_t)fmax(q[2], q[3]) + 1;
+  c->Wwork = zalloc(c->wsvd_lwork, &ok);
   return ok;
 }
 

@@ -40,14 +40,14 @@ typedef struct cpu_state {
   double *G;               /* n x k gradient (G row-major k x n) */
   double *scratch;         /* per-thread scratch for the SVD stage */
   size_t scratch_per_thread, svd_lwork, qr_lwork;
-  /* stage 4's fast path (k <= n only; NULL otherwise): one SVD of W per minibatch */
+  /* stage 4's fast path (k <= n only; NULL otherwise): one QR of W^T per minibatch */
   int svd_fast;       /* the last stage 4 took the fast path: Vs holds an orthonormal
                          basis of range(W0m^T) and closed_form multiplies by Wpinv^T */
-  double *Wpinv;      /* n x k: W^+ = U_k S^-1 V^T, so that W Wpinv = I_k */
-  double *Wu;         /* n x n: right singular vectors of W; columns k.. span null(W) */
-  double *Wvt, *Wsv;  /* k x k and k: the rest of that SVD */
-  double *Wa, *Wwork; /* n x k copy of W (dgesdd destroys its input); its workspace */
-  size_t wsvd_lwork;
+  double *Wpinv;      /* n x k: W^+ = Q_k R^-T from W^T = Q R, so that W Wpinv = I_k */
+  double *Wu;         /* n x n: Q; columns k.. span null(W) */
+  double *Wtau;       /* k: the QR's reflector scalars */
+  double *Wa, *Wwork; /* k x k R^-1; LAPACK workspace */
+  size_t wsvd_lwork;  /* Wwork's size: the larger of dgeqrf's and dorgqr's needs */
   int nthreads;
 } cpu_state;
 

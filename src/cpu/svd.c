@@ -8,7 +8,7 @@
  *
  * Fast path (k <= n, W well conditioned): with W^+ the pseudo-inverse (W W^+ = I_k), W0 W^+
  * e_i = 0 for every row i with s_i != 0, so null(W0) = null(W) + span{W^+ e_i : s_i != 0},
- * an (n - k0)-dimensional space. One SVD of W per minibatch gives null(W) and W^+; per sample
+ * an (n - k0)-dimensional space. One QR of W^T per minibatch gives null(W) and W^+; per sample
  * a Householder QR of those n - k0 columns gives Q, whose trailing k0 columns are V_r. By
  * interlacing sigma_min(W0)/sigma_1(W0) >= sigma_k(W)/sigma_1(W), so the guard below makes
  * r = k0 exactly the full path's decision. The pseudo-inverse part of the closed form is
@@ -36,23 +36,34 @@ static void record_failure(svd_failure *f, int sample, int info, const char *cal
   }
 }
 
-/* One SVD of W (as the n x k matrix W^T = U S V^T): Wu = U (n x n), W^+ = U_k S^-1 V^T.
- * Returns 1 when the fast path applies, 0 when W is too ill conditioned for it, -1 with *info
- * set when dgesdd failed. */
+/* Once per minibatch: a Householder QR of the n x k matrix W^T = Q R, so that
+ * W^+ = Q_k R^-T and null(W) = span of Q's columns k.. (Wu). The guard needs
+ * sigma_k(W)/sigma_1(W), bounded from below without an SVD: sigma_1 <= ||R||_F and
+ * 1/sigma_k = ||R^-1||_2 <= ||R^-1||_F. Returns 1 when the fast path applies, 0 when W is too
+ * ill conditioned for it, -1 with *info set when LAPACK failed. */
 static int prepare_fast(cpu_state *c, int n, int k, double rel_tol, lapack_int *info) {
-  memcpy(c->Wa, c->W, (size_t)n * k * sizeof(double));
-  *info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'A', n, k, c->Wa, n, c->Wsv, c->Wu, n, c->Wvt, k,
-                              c->Wwork, (lapack_int)c->wsvd_lwork,
-                              (lapack_int *)(c->Wwork + c->wsvd_lwork));
+  lapack_int lw = (lapack_int)c->wsvd_lwork;
+  memcpy(c->Wu, c->W, (size_t)n * k * sizeof(double));
+  *info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, n, k, c->Wu, n, c->Wtau, c->Wwork, lw);
   if (*info != 0) return -1;
+  /* Wa (k x k, leading dimension k) <- R, then R^-1. */
+  double r_norm = 0, rinv_norm = 0;
+  for (int j = 0; j < k; j++)
+    for (int i = 0; i < k; i++) {
+      double v = i <= j ? c->Wu[(size_t)j * n + i] : 0.0;
+      c->Wa[(size_t)j * k + i] = v;
+      r_norm += v * v;
+    }
+  if (LAPACKE_dtrtri_work(LAPACK_COL_MAJOR, 'U', 'N', k, c->Wa, k) != 0) return 0; /* singular */
+  for (size_t i = 0; i < (size_t)k * k; i++) rinv_norm += c->Wa[i] * c->Wa[i];
   /* A margin over rel_tol for rounding in the per-sample singular values; cond(W) <= 1e6
    * keeps the fast path's rounding (eps cond(W)) near the full path's (eps cond(W0)). */
   double guard = fmax(1e3 * rel_tol, 1e-6);
-  if (!(c->Wsv[k - 1] > guard * c->Wsv[0])) return 0;
-  /* Wa <- U_k S^-1, then Wpinv = Wa V^T. */
-  for (int i = 0; i < k; i++)
-    for (int r = 0; r < n; r++) c->Wa[(size_t)i * n + r] = c->Wu[(size_t)i * n + r] / c->Wsv[i];
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, k, k, 1.0, c->Wa, n, c->Wvt, k, 0.0,
+  if (!(1.0 / sqrt(r_norm * rinv_norm) > guard)) return 0;
+  *info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, n, n, k, c->Wu, n, c->Wtau, c->Wwork, lw);
+  if (*info != 0) return -1;
+  memcpy(c->Wpinv, c->Wu, (size_t)n * k * sizeof(double));
+  cblas_dtrmm(CblasColMajor, CblasRight, CblasUpper, CblasTrans, CblasNonUnit, n, k, 1.0, c->Wa, k,
               c->Wpinv, n);
   return 1;
 }
@@ -133,7 +144,7 @@ blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
     lapack_int info = 0;
     int use = prepare_fast(c, n, k, rel_tol, &info);
     if (use < 0)
-      return blorc_fail(err, BLORC_ENUMERIC, "svd: dgesdd failed on W itself (info %d)", (int)info);
+      return blorc_fail(err, BLORC_ENUMERIC, "svd: QR of W^T failed (info %d)", (int)info);
     c->svd_fast = use;
   }
   if (c->svd_fast) {
