@@ -33,7 +33,10 @@ def main():
         ep = [int(r["epoch"]) for r in rows]
         name = os.path.basename(os.path.normpath(run))
         ax1.plot(ep, [float(r["loss"]) for r in rows], label=name)
-        ax2.plot(ep, [float(r["val_psnr"]) for r in rows], label=name)
+        line = ax2.plot(ep, [float(r["val_psnr"]) for r in rows], label=f"{name} (mean per signal)")
+        if rows and "val_psnr_mse" in rows[0]:  # logs from before the column lack it
+            ax2.plot(ep, [float(r["val_psnr_mse"]) for r in rows], ls=":", color=line[0].get_color(),
+                     label=f"{name} (of the mean squared error)")
     for label, db in hlines:
         ax2.axhline(db, ls="--", lw=1, color="gray")
         ax2.text(ax2.get_xlim()[0], db, f" {label}", va="bottom", fontsize=8, color="gray")

@@ -2,8 +2,10 @@
 # Reproduces the paper's three experiments (design.md section 6) for each setting: trains
 # configs/<setting>-<experiment>.ini, evaluates the learned W and the experiment's baseline
 # transform on held-out signals, and writes bench/results/paper/<experiment>/<setting>/:
-# W.npy, log.csv, filters.png, curves.png, eval-1000.csv, eval-20.csv and README.md (command,
-# machine, time, table).
+# W.npy, W_best.npy, log.csv, filters.png, curves.png, eval-1000.csv, eval-20.csv and
+# README.md (command, machine, time, table). The `paper` setting is evaluated with its final
+# W, as the paper does; every other setting with W_best.npy (validation-based stopping: the W
+# of the best validation PSNR, chosen on training-side data, never on the test sets).
 #   bench/reproduce.sh [--quick] [SETTING ...]       (default SETTING: paper)
 # --quick trains 3 epochs on 400 signals into runs/reproduce-quick/ (a smoke test).
 # Held-out data come from seeds never used in training (training and validation: data.seed
@@ -56,8 +58,10 @@ for exp in piecewise dct stripes; do
     $cmd > "$data/train.txt"
     secs=$(($(date +%s) - t0))
     rm -rf "$out/checkpoints"  # large and regenerable; W.npy and log.csv are the results
+    wfile=W_best.npy
+    [ "$s" = paper ] && wfile=W.npy
     for t in test:1000 test20:20; do
-      $B eval --transform "$out/W.npy" --clean "$data/$exp-${t%:*}-x.npy" \
+      $B eval --transform "$out/$wfile" --clean "$data/$exp-${t%:*}-x.npy" \
         --noisy "$data/$exp-${t%:*}-y.npy" --baseline $base --tune-clean "$data/$exp-tune-x.npy" \
         --tune-noisy "$data/$exp-tune-y.npy" --csv > "$out/eval-${t#*:}.csv"
     done
@@ -66,7 +70,7 @@ for exp in piecewise dct stripes; do
     {
       echo "# $exp, setting $s"
       echo
-      echo "Command: \`$cmd\` (then \`blorc-gpu eval\` on the held-out sets, see bench/reproduce.sh)."
+      echo "Command: \`$cmd\` (then \`blorc-gpu eval\` of \`$wfile\` on the held-out sets, see bench/reproduce.sh)."
       echo "Machine: $(nproc) cores, $(uname -m), \`$($B --version)\`; $(date -u +%Y-%m-%d), training took $secs s."
       echo
       echo "PSNR in dB: mean over signals +- standard error; in brackets, of the mean squared error."

@@ -182,8 +182,8 @@ blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
 }
 
 blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blorc_error *err) {
-  if (method != BLORC_SVD_AUTO && method != BLORC_SVD_FULL) /* FAST is a result, not a request */
-    return blorc_fail(err, BLORC_EINVAL, "svd method %d: expected AUTO (0) or FULL (1)",
+  if (method != BLORC_SVD_AUTO && method != BLORC_SVD_FULL && method != BLORC_SVD_FAST)
+    return blorc_fail(err, BLORC_EINVAL, "svd method %d: expected AUTO (0), FULL (1) or FAST (2)",
                       (int)method);
   b->svd_method = method;
   return BLORC_OK;

@@ -232,10 +232,11 @@ TEST_F(Cli, TrainWritesTheRunDirectory) {
   EXPECT_EQ(w.rows, 64u);  // default init: identity, n = 64
   blorc_array_free(&w);
   std::string log = slurp(path("run/log.csv"));
-  EXPECT_EQ(log.rfind("epoch,loss,val_psnr,seconds,samples_per_s,mean_admm_iters,share_at_cap,sign_"
-                      "changes,rho\n",
-                      0),
-            0u);
+  EXPECT_EQ(
+      log.rfind("epoch,loss,val_psnr,val_psnr_mse,seconds,samples_per_s,mean_admm_iters,share_"
+                "at_cap,sign_changes,rho\n",
+                0),
+      0u);
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 3);
   EXPECT_EQ(slurp(path("run/filters.png")).substr(1, 3), "PNG");
   EXPECT_EQ(slurp(path("run/checkpoints/latest")), "epoch-000002\n");
@@ -250,17 +251,18 @@ TEST_F(Cli, TrainWritesTheRunDirectory) {
   // Training from the default config must beat the noisy input on validation.
   size_t at = r.out.find("noisy ");
   ASSERT_NE(at, std::string::npos);
-  // W_best.npy is the W of the best validation PSNR: the initial one (epoch 0) or an epoch's
-  // from log.csv; the summary names it.
+  // W_best.npy is the W of the best validation mean squared error: the initial one (epoch 0)
+  // or an epoch's from log.csv (column val_psnr_mse); the summary names it.
   double initial = 0, best_printed = 0;
   int best_epoch = -1;
-  at = r.out.find("initial W ");
+  at = r.out.find("W_best.npy: epoch ");
   ASSERT_NE(at, std::string::npos) << r.out;
-  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "initial W %lf", &initial), 1);
-  at = r.out.find("best ");
-  ASSERT_NE(at, std::string::npos) << r.out;
-  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "best %lf dB (epoch %d", &best_printed, &best_epoch),
-            2);
+  ASSERT_EQ(std::sscanf(r.out.c_str() + at,
+                        "W_best.npy: epoch %d, validation PSNR of the mean squared error %lf dB "
+                        "(initial W %lf",
+                        &best_epoch, &best_printed, &initial),
+            3)
+      << r.out;
   std::istringstream rows(log);
   std::string row;
   std::getline(rows, row);  // header
@@ -268,12 +270,12 @@ TEST_F(Cli, TrainWritesTheRunDirectory) {
   int expect_epoch = 0;
   while (std::getline(rows, row)) {
     int ep;
-    double loss, val;
-    ASSERT_EQ(std::sscanf(row.c_str(), "%d,%lf,%lf", &ep, &loss, &val), 3) << row;
-    if (val > best) best = val, expect_epoch = ep;
+    double loss, val, val_mse;
+    ASSERT_EQ(std::sscanf(row.c_str(), "%d,%lf,%lf,%lf", &ep, &loss, &val, &val_mse), 4) << row;
+    if (val_mse > best) best = val_mse, expect_epoch = ep;
   }
   EXPECT_EQ(best_epoch, expect_epoch);
-  EXPECT_NEAR(best_printed, best, 0.006);  // printed with 2 decimals
+  EXPECT_NEAR(best_printed, best, 6e-5);  // printed with 4 decimals
   if (expect_epoch == 2) EXPECT_EQ(slurp(path("run/W_best.npy")), slurp(path("run/W.npy")));
   EXPECT_EQ(slurp(path("run/W_best.npy")), slurp(path("run/checkpoints/epoch-000002/W_best.npy")));
 }
@@ -304,9 +306,9 @@ TEST_F(Cli, ResumedRunEndsWithTheSameWBitForBit) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(slurp(path("full/W.npy")), slurp(path("part/W.npy")));
   EXPECT_EQ(slurp(path("full/W_best.npy")), slurp(path("part/W_best.npy")));
-  auto best = [](const std::string &out) {  // "best 12.34 dB (epoch 3, W_best.npy)"
-    size_t at = out.find("best ");
-    return at == std::string::npos ? out : out.substr(at, out.find(';', at) - at);
+  auto best = [](const std::string &out) {  // "W_best.npy: epoch 3, ... dB (initial W ... dB)"
+    size_t at = out.find("W_best.npy: ");
+    return at == std::string::npos ? out : out.substr(at, out.find(" (", at) - at);
   };
   EXPECT_EQ(best(full.out), best(r.out));
   // The log has each epoch once.

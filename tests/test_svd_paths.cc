@@ -1,7 +1,7 @@
 // Stage 4's two CPU paths: the per-sample SVD (FULL) and the fast path through W^+ and the
-// null space of W (AUTO, where it applies) must give the same rank, P_N, x*, a, b, h, losses
-// and gradient on the same ADMM output; AUTO must fall back to FULL where the fast path's
-// assumptions fail (k > n, ill-conditioned W).
+// null space of W (FAST, where it applies) must give the same rank, P_N, x*, a, b, h, losses
+// and gradient on the same ADMM output; FAST must fall back to FULL where the fast path's
+// assumptions fail (k > n, ill-conditioned W), and AUTO must pick by cost.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -54,7 +54,7 @@ void compare(const prob::Problem &p, blorc_svd_method expect_auto) {
   prm.admm.max_iters = 20000;
   run.solve(prm);
   Stage4 full = analyse(run, prm, BLORC_SVD_FULL);
-  Stage4 fast = analyse(run, prm, BLORC_SVD_AUTO);
+  Stage4 fast = analyse(run, prm, BLORC_SVD_FAST);
   ASSERT_EQ(full.used, BLORC_SVD_FULL);
   ASSERT_EQ(fast.used, expect_auto);
   // The same pattern and an exact rank rule on both sides: ranks are equal integers.
@@ -104,10 +104,38 @@ TEST(SvdPaths, IllConditionedWFallsBackToFull) {
   compare(p, BLORC_SVD_FULL);
 }
 
+// AUTO's cost estimate: a batch with many zero rows (W = 0.05 x differences, most rows of
+// W x* vanish) takes the fast path; a single pair with few zero rows (W = 0.1 I, most
+// entries of y above the threshold) takes the per-sample SVD.
+TEST(SvdPaths, AutoPicksTheCheaperPath) {
+  const int n = 32;
+  for (int many = 0; many < 2; many++) {
+    const int B = many ? 50 : 1;
+    prob::Problem p = prob::make(11, n, n, B, 0.4);
+    for (double &w : p.W) w = 0;
+    for (int i = 0; i < n; i++) {
+      if (many) {
+        p.W[(size_t)i * n + i] = -0.05;
+        p.W[(size_t)i * n + (i + 1) % n] = 0.05;
+      } else {
+        p.W[(size_t)i * n + i] = 0.1;
+      }
+    }
+    if (many) p.W[(size_t)(n - 1) * n] = 0.02;  // a full-rank circulant-like W
+    lib::Run run(n, n, B);
+    prob::load(run, p);
+    lib::Params prm;
+    run.solve(prm);
+    run.analyse(prm);
+    EXPECT_EQ(blorc_svd_method_used(run.get()), many ? BLORC_SVD_FAST : BLORC_SVD_FULL)
+        << (many ? "batch with many zero rows" : "one pair with few zero rows");
+  }
+}
+
 TEST(SvdPaths, RejectsUnknownMethod) {
   lib::Run run(8, 8, 2);
   blorc_error e{};
-  EXPECT_EQ(blorc_set_svd_method(run.get(), BLORC_SVD_FAST, &e), BLORC_EINVAL);
+  EXPECT_EQ(blorc_set_svd_method(run.get(), (blorc_svd_method)7, &e), BLORC_EINVAL);
   EXPECT_NE(std::string(e.msg).find("svd method"), std::string::npos) << e.msg;
 }
 

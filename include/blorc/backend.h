@@ -101,15 +101,17 @@ blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err);
 /* How the CPU backend runs stage 4. AUTO (the default): when k <= n and W is well
  * conditioned (sigma_k / sigma_1 > max(1e3 rel_tol, 1e-6), so that every W0m has full row
  * rank by the rule above), the null space of each W0m is spanned by the null space of W and
- * the columns of W^+ at the rows with s != 0: one SVD of W per minibatch and one QR of an
- * n x (n - k0) matrix per sample instead of an SVD each. Otherwise, and always with FULL,
- * one SVD per sample. Both give the same rank, P_N, x*, a, b and h up to rounding; the
- * singular values (BLORC_BUF_SV) are then computed when read. The CUDA backend always runs
- * its batched SVD. Returns BLORC_EINVAL for an unknown method. */
+ * the columns of W^+ at the rows with s != 0: one QR of W per minibatch and one QR of an
+ * n x (n - k0) matrix per sample instead of an SVD each, when a flop estimate says that is
+ * cheaper (many zero rows; not for a single pair with few). FAST takes it wherever it
+ * applies, whatever the estimate. Otherwise, and always with FULL, one SVD per sample. Both
+ * give the same rank, P_N, x*, a, b and h up to rounding; the singular values
+ * (BLORC_BUF_SV) are then computed when read. The CUDA backend always runs its batched SVD.
+ * Returns BLORC_EINVAL for an unknown method. */
 typedef enum blorc_svd_method {
   BLORC_SVD_AUTO = 0,
   BLORC_SVD_FULL = 1,
-  BLORC_SVD_FAST = 2 /* only reported by blorc_svd_method_used */
+  BLORC_SVD_FAST = 2
 } blorc_svd_method;
 blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blorc_error *err);
 

@@ -17,6 +17,7 @@ typedef struct blorc_epoch_log {
   int epoch, epochs;
   double loss;            /* mean minibatch loss over the epoch */
   double val_psnr;        /* mean PSNR (peak 1) of the denoised validation signals */
+  double val_psnr_mse;    /* PSNR of their mean squared error (W_best is chosen by it) */
   double seconds;         /* wall time of the epoch, validation included */
   double samples_per_s;   /* training samples per second */
   double mean_iters;      /* mean ADMM iterations per training sample */
@@ -34,17 +35,19 @@ typedef struct blorc_train_hooks {
 } blorc_train_hooks;
 
 typedef struct blorc_train_result {
-  int epochs_run;          /* epochs trained in this call */
-  double noisy_psnr;       /* validation set, before denoising */
-  double initial_val_psnr; /* validation PSNR of the initial W (or the resumed one) */
+  int epochs_run;              /* epochs trained in this call */
+  double noisy_psnr;           /* validation set, before denoising */
+  double initial_val_psnr;     /* validation PSNR of the initial W (or the resumed one) */
+  double initial_val_psnr_mse; /* the same as PSNR of the mean squared error */
   double final_val_psnr;
-  double best_val_psnr; /* the best validation PSNR of the run (initial W included) */
-  int best_epoch;       /* where it was reached (0: the initial W), saved as W_best.npy */
+  double best_val_psnr_mse; /* the best validation PSNR of the mean squared error of the run
+                               (initial W included) */
+  int best_epoch;           /* where it was reached (0: the initial W), saved as W_best.npy */
   double seconds;
 } blorc_train_result;
 
 /* Trains as configured, writing the run directory out_dir: config.ini, log.csv, W.npy (the
- * last W), W_best.npy (the W of best validation PSNR, for validation-based stopping),
+ * last W), W_best.npy (the W of best validation mean squared error: validation-based stopping),
  * filters.png and checkpoints/ (every train.checkpoint_every epochs and at the end).
  * resume: continue from out_dir's last checkpoint (cfg must be the run's config.ini, with at
  * most train.epochs and admm.device changed). Otherwise out_dir must not hold a run unless

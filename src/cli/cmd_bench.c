@@ -18,15 +18,17 @@ static const char HELP[] =
     "                       [--iters 2000] [--fixed] [--tol 1e-7] [--repeat 5] [--rho 10]\n"
     "                       [--init tv|identity|dct] [--init-scale 0.2] [--gamma 1e-3]\n"
     "                       [--variant auto|gemm|persistent] [--lr 1e-4] [--seed 0] [--csv]\n"
-    "                       [--svd auto|full] [--transform W.npy --clean X.npy --noisy Y.npy]\n"
+    "                       [--svd auto|full|fast] [--transform W.npy --clean X.npy --noisy "
+    "Y.npy]\n"
     "Times minibatches stage by stage (factor, admm, signs, svd, closed_form, gradient,\n"
     "update, total): median, min and max ms over --repeat runs after one warm-up.\n"
     "--fixed runs exactly --iters ADMM iterations per sample (like-for-like timing); without\n"
     "it samples stop at --tol, warm-started from the previous repeat. --k repeats or cuts the\n"
     "initial transform's rows to k. --csv prints one row per (device, stage). With --transform,\n"
     "--clean and --noisy the minibatch is the files' first --batch pairs and W is the file's\n"
-    "(for side-by-side runs with other tools on identical data). --svd full makes the CPU\n"
-    "run one SVD per sample in stage 4 instead of its fast path (see blorc_set_svd_method).\n";
+    "(for side-by-side runs with other tools on identical data). --svd picks the CPU's stage 4:\n"
+    "auto (cheaper by a flop estimate), full (one SVD per sample) or fast (through W^+ where\n"
+    "W allows; see blorc_set_svd_method).\n";
 
 enum { S_FACTOR, S_ADMM, S_SIGNS, S_SVD, S_CLOSED, S_GRAD, S_UPDATE, S_TOTAL, NSTAGES };
 static const char *STAGE[NSTAGES] = {"factor",      "admm",     "signs",  "svd",
@@ -204,8 +206,10 @@ int cmd_bench(int argc, char **argv) {
     return cli_usage_error(C, "--variant '%s': expected auto, gemm or persistent", variant);
   if (!strcmp(svd, "full"))
     s.svd = BLORC_SVD_FULL;
+  else if (!strcmp(svd, "fast"))
+    s.svd = BLORC_SVD_FAST;
   else if (strcmp(svd, "auto"))
-    return cli_usage_error(C, "--svd '%s': expected auto or full", svd);
+    return cli_usage_error(C, "--svd '%s': expected auto, full or fast", svd);
   int want_cpu = !strcmp(device, "cpu") || !strcmp(device, "all");
   int want_gpu = !strcmp(device, "cuda") || !strcmp(device, "all");
   if (!want_cpu && !want_gpu)

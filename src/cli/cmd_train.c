@@ -45,10 +45,10 @@ static void on_epoch(const blorc_epoch_log *lg, void *user) {
   if (!p->verbose) return;
   double eta = lg->seconds * (lg->epochs - lg->epoch);
   fprintf(stderr,
-          "epoch %d/%d  loss %.6g  val PSNR %.2f dB  %.0f samples/s  ADMM %.0f it (rho %g)  "
-          "ETA %d:%02d\n",
-          lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->samples_per_s, lg->mean_iters, lg->rho,
-          (int)eta / 60, (int)eta % 60);
+          "epoch %d/%d  loss %.6g  val PSNR %.2f dB (of the MSE %.2f dB)  %.0f samples/s  ADMM "
+          "%.0f it (rho %g)  ETA %d:%02d\n",
+          lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->val_psnr_mse, lg->samples_per_s,
+          lg->mean_iters, lg->rho, (int)eta / 60, (int)eta % 60);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -166,9 +166,11 @@ int cmd_train(int argc, char **argv) {
   blorc_train_result res;
   if (blorc_train(&cfg, out, resume != NULL, force, &hooks, &res, &e)) return cli_fail(C, &e);
   printf(
-      "done: %d epochs in %.1f s; validation PSNR: noisy %.2f dB, %s %.2f dB, final %.2f dB, "
-      "best %.2f dB (epoch %d, W_best.npy); outputs in %s\n",
+      "done: %d epochs in %.1f s; validation PSNR: noisy %.2f dB, %s %.2f dB, final %.2f dB; "
+      "W_best.npy: epoch %d, validation PSNR of the mean squared error %.4f dB (%s %.4f "
+      "dB); outputs in %s\n",
       res.epochs_run, res.seconds, res.noisy_psnr, resume ? "at resume" : "initial W",
-      res.initial_val_psnr, res.final_val_psnr, res.best_val_psnr, res.best_epoch, out);
+      res.initial_val_psnr, res.final_val_psnr, res.best_epoch, res.best_val_psnr_mse,
+      resume ? "at resume" : "initial W", res.initial_val_psnr_mse, out);
   return 0;
 }

@@ -135,12 +135,31 @@ static void full_svd(cpu_state *c, int n, int k, int B, double rel_tol, svd_fail
   }
 }
 
+/* Rough flop counts of the two paths for this batch's patterns: an SVD with vectors of each
+ * n x k0 W0^T, against one QR of W^T (with its n x n Q) plus a QR of n x m and its product
+ * with k0 columns per sample (m = n - k0). With few zero rows the per-sample SVDs are tiny
+ * and the fixed cost of the fast path does not pay (e.g. one pair, W = 0.1 I). */
+static int fast_pays(const cpu_state *c, int n, int k, int B) {
+  double full = 0, fast = 4.0 * n * n * n;
+  for (int j = 0; j < B; j++) {
+    const double *s = c->S + (size_t)j * k;
+    double k0 = 0;
+    for (int i = 0; i < k; i++) k0 += s[i] == 0.0;
+    double m = n - k0;
+    full += 4.0 * n * k0 * k0 + 8.0 * k0 * k0 * k0;
+    fast += 2.0 * n * m * m + 4.0 * n * k0 * m;
+  }
+  return fast < full;
+}
+
 blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
   cpu_state *c = cpu_of(b);
   int n = b->n, k = b->k, B = b->B;
   svd_failure fail = {-1, 0, NULL};
   c->svd_fast = 0;
-  if (b->svd_method == BLORC_SVD_AUTO && c->Wpinv) {
+  int want =
+      b->svd_method == BLORC_SVD_FAST || (b->svd_method == BLORC_SVD_AUTO && fast_pays(c, n, k, B));
+  if (want && c->Wpinv) {
     lapack_int info = 0;
     int use = prepare_fast(c, n, k, rel_tol, &info);
     if (use < 0)
