@@ -50,7 +50,7 @@ struct blorc_backend {
   int B;                       /* current batch size */
   double rho;                  /* penalty of the current factorisation */
   int factored;                /* factor has run for the current W */
-  blorc_svd_method svd_method; /* requested: AUTO or FULL */
+  blorc_svd_method svd_method; /* requested: AUTO, FULL or FAST */
   blorc_svd_method svd_used;   /* set by the backend's stage 4: FULL or FAST */
   blorc_progress progress;
 };

@@ -122,6 +122,15 @@ static blorc_status validate(run *r, double *psnr, double *psnr_mse, blorc_error
   return BLORC_OK;
 }
 
+/* Validation-based stopping: W_best follows W whenever the validation PSNR of the mean
+ * squared error improves (always for the first call of a fresh run, epoch 0). */
+static void keep_if_best(run *r, int epoch, double val_psnr_mse, int first) {
+  if (!first && !(val_psnr_mse > r->ck.best_val)) return;
+  memcpy(r->ck.W_best, r->W, (size_t)r->k * r->n * sizeof(double));
+  r->ck.best_val = val_psnr_mse;
+  r->ck.best_epoch = epoch;
+}
+
 static blorc_status save_checkpoint(run *r, int epoch, blorc_error *err) {
   blorc_checkpoint *c = &r->ck;
   c->epoch = epoch;
@@ -335,11 +344,7 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   result->noisy_psnr = noisy / (double)r.Nval;
   if ((st = validate(&r, &result->initial_val_psnr, &result->initial_val_psnr_mse, err))) goto done;
   result->final_val_psnr = result->initial_val_psnr;
-  if (!resume) { /* the initial W is the best so far */
-    memcpy(r.ck.W_best, r.W, kn * sizeof(double));
-    r.ck.best_val = result->initial_val_psnr_mse;
-    r.ck.best_epoch = 0;
-  }
+  if (!resume) keep_if_best(&r, 0, result->initial_val_psnr_mse, 1);
   if (h && h->on_start) {
     char line[512];
     snprintf(line, sizeof line,
@@ -356,11 +361,7 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     if ((st = epoch(&r, &lg, e == first_epoch, err))) goto done;
     result->epochs_run++;
     result->final_val_psnr = lg.val_psnr;
-    if (lg.val_psnr_mse > r.ck.best_val) {
-      memcpy(r.ck.W_best, r.W, kn * sizeof(double));
-      r.ck.best_val = lg.val_psnr_mse;
-      r.ck.best_epoch = e;
-    }
+    keep_if_best(&r, e, lg.val_psnr_mse, 0);
     char row[256];
     snprintf(row, sizeof row, "%d,%.10g,%.6f,%.6f,%.4f,%.2f,%.2f,%.4f,%lld,%.6g\n", lg.epoch,
              lg.loss, lg.val_psnr, lg.val_psnr_mse, lg.seconds, lg.samples_per_s, lg.mean_iters,

@@ -47,9 +47,9 @@ static int fast_svd_init(cpu_state *c, lapack_int n, lapack_int k) {
       LAPACKE_dormqr_work(LAPACK_COL_MAJOR, 'L', 'N', n, n, n, NULL, n, NULL, NULL, n, &q[3], -1) !=
           0)
     return 0;
-  c->wsvd_lwork = (size_t)fmax(q[0], q[1]) + 1;
+  c->wqr_lwork = (size_t)fmax(q[0], q[1]) + 1;
   c->qr_lwork = (size_t)fmax(q[2], q[3]) + 1;
-  c->Wwork = zalloc(c->wsvd_lwork, &ok);
+  c->Wwork = zalloc(c->wqr_lwork, &ok);
   return ok;
 }
 

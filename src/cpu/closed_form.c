@@ -25,8 +25,9 @@ static void project(int n, int r, const double *Vr, const double *sv, double *v,
 
 /* out = mask0 .* (M w) for the batch, M = W (or W^+^T on the fast path; both stored n x k):
  * rows with s != 0 are not rows of W0m. */
-static void masked_w_times(const cpu_state *c, int n, int k, int B, const double *w, double *out) {
-  const double *M = c->svd_fast ? c->Wpinv : c->W;
+static void masked_w_times(const cpu_state *c, int fast, int n, int k, int B, const double *w,
+                           double *out) {
+  const double *M = fast ? c->Wpinv : c->W;
   cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, M, n, w, n, 0.0, out, k);
   size_t kB = (size_t)k * B;
   for (size_t i = 0; i < kB; i++)
@@ -37,6 +38,7 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
   (void)err;
   cpu_state *c = cpu_of(b);
   int n = b->n, k = b->k, kn = b->kn, B = b->B, clean = b->has_clean;
+  int fast = b->svd_used == BLORC_SVD_FAST; /* stage 4 took the fast path (svd.c) */
   /* q = y - W^T s for the whole batch. */
   memcpy(c->Xs, c->Y, (size_t)n * B * sizeof(double));
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, B, k, -1.0, c->W, n, c->S, k, 1.0,
@@ -47,7 +49,7 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
 #pragma omp for schedule(static)
     for (int j = 0; j < B; j++) {
       const double *Vr = c->Vs + (size_t)j * n * kn;
-      const double *sv = c->svd_fast ? NULL : c->sv + (size_t)j * kn;
+      const double *sv = fast ? NULL : c->sv + (size_t)j * kn;
       int r = c->rank[j];
       double *xs = c->Xs + (size_t)j * n;
       project(n, r, Vr, sv, xs, c->Wq + (size_t)j * n, coef);
@@ -63,7 +65,7 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
       project(n, r, Vr, sv, h, c->Wg + (size_t)j * n, coef);
     }
   }
-  masked_w_times(c, n, k, B, c->Wq, c->A);
-  if (clean) masked_w_times(c, n, k, B, c->Wg, c->Bv);
+  masked_w_times(c, fast, n, k, B, c->Wq, c->A);
+  if (clean) masked_w_times(c, fast, n, k, B, c->Wg, c->Bv);
   return BLORC_OK;
 }

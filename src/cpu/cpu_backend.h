@@ -41,13 +41,13 @@ typedef struct cpu_state {
   double *scratch;         /* per-thread scratch for the SVD stage */
   size_t scratch_per_thread, svd_lwork, qr_lwork;
   /* stage 4's fast path (k <= n only; NULL otherwise): one QR of W^T per minibatch */
-  int svd_fast;       /* the last stage 4 took the fast path: Vs holds an orthonormal
-                         basis of range(W0m^T) and closed_form multiplies by Wpinv^T */
+  /* After a fast stage 4 (b->svd_used == BLORC_SVD_FAST), Vs holds an orthonormal basis of
+   * range(W0m^T), sv is unused and closed_form multiplies by Wpinv^T instead of W. */
   double *Wpinv;      /* n x k: W^+ = Q_k R^-T from W^T = Q R, so that W Wpinv = I_k */
   double *Wu;         /* n x n: Q; columns k.. span null(W) */
   double *Wtau;       /* k: the QR's reflector scalars */
   double *Wa, *Wwork; /* k x k R^-1; LAPACK workspace */
-  size_t wsvd_lwork;  /* Wwork's size: the larger of dgeqrf's and dorgqr's needs */
+  size_t wqr_lwork;   /* Wwork's size: the larger of dgeqrf's and dorgqr's needs */
   int nthreads;
 } cpu_state;
 

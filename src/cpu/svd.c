@@ -36,13 +36,21 @@ static void record_failure(svd_failure *f, int sample, int info, const char *cal
   }
 }
 
+/* Packs the rows of W with s_i == 0 as the columns of A (n x k0); returns k0. */
+static int pack_w0(const cpu_state *c, int n, int k, const double *s, double *A) {
+  int k0 = 0;
+  for (int i = 0; i < k; i++)
+    if (s[i] == 0.0) memcpy(A + (size_t)k0++ * n, c->W + (size_t)i * n, n * sizeof(double));
+  return k0;
+}
+
 /* Once per minibatch: a Householder QR of the n x k matrix W^T = Q R, so that
  * W^+ = Q_k R^-T and null(W) = span of Q's columns k.. (Wu). The guard needs
  * sigma_k(W)/sigma_1(W), bounded from below without an SVD: sigma_1 <= ||R||_F and
  * 1/sigma_k = ||R^-1||_2 <= ||R^-1||_F. Returns 1 when the fast path applies, 0 when W is too
  * ill conditioned for it, -1 with *info set when LAPACK failed. */
 static int prepare_fast(cpu_state *c, int n, int k, double rel_tol, lapack_int *info) {
-  lapack_int lw = (lapack_int)c->wsvd_lwork;
+  lapack_int lw = (lapack_int)c->wqr_lwork;
   memcpy(c->Wu, c->W, (size_t)n * k * sizeof(double));
   *info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, n, k, c->Wu, n, c->Wtau, c->Wwork, lw);
   if (*info != 0) return -1;
@@ -68,7 +76,7 @@ static int prepare_fast(cpu_state *c, int n, int k, double rel_tol, lapack_int *
   return 1;
 }
 
-static void fast_svd(cpu_state *c, int n, int k, int B, svd_failure *fail) {
+static void fast_svd(cpu_state *c, int n, int k, int kn, int B, svd_failure *fail) {
 #pragma omp parallel num_threads(c->nthreads)
   {
     double *G = c->scratch + c->scratch_per_thread * (size_t)omp_get_thread_num();
@@ -77,15 +85,14 @@ static void fast_svd(cpu_state *c, int n, int k, int B, svd_failure *fail) {
 #pragma omp for schedule(dynamic, 4)
     for (int j = 0; j < B; j++) {
       const double *s = c->S + (size_t)j * k;
-      double *V = c->Vs + (size_t)j * n * (size_t)(k < n ? k : n);
+      double *V = c->Vs + (size_t)j * n * kn;
       /* G = [null(W), W^+ e_i for s_i != 0]: a basis of null(W0m), m columns. */
       int m = n - k;
       memcpy(G, c->Wu + (size_t)k * n, (size_t)n * m * sizeof(double));
       for (int i = 0; i < k; i++)
         if (s[i] != 0.0) memcpy(G + (size_t)m++ * n, c->Wpinv + (size_t)i * n, n * sizeof(double));
       int k0 = n - m;
-      c->rank[j] = k0;
-      memset(c->sv + (size_t)j * (k < n ? k : n), 0, (size_t)(k < n ? k : n) * sizeof(double));
+      c->rank[j] = k0; /* sv stays unused: the closed form needs no singular values here */
       if (k0 == 0) continue;
       /* V = Q [0; I_k0]: the trailing k0 columns of the QR's orthogonal factor. */
       memset(V, 0, (size_t)n * k0 * sizeof(double));
@@ -101,8 +108,7 @@ static void fast_svd(cpu_state *c, int n, int k, int B, svd_failure *fail) {
   }
 }
 
-static void full_svd(cpu_state *c, int n, int k, int B, double rel_tol, svd_failure *fail) {
-  int kn = k < n ? k : n;
+static void full_svd(cpu_state *c, int n, int k, int kn, int B, double rel_tol, svd_failure *fail) {
 #pragma omp parallel num_threads(c->nthreads)
   {
     double *A = c->scratch + c->scratch_per_thread * (size_t)omp_get_thread_num();
@@ -114,9 +120,7 @@ static void full_svd(cpu_state *c, int n, int k, int B, double rel_tol, svd_fail
       const double *s = c->S + (size_t)j * k;
       double *sv = c->sv + (size_t)j * kn;
       double *V = c->Vs + (size_t)j * n * kn;
-      int k0 = 0;
-      for (int i = 0; i < k; i++)
-        if (s[i] == 0.0) memcpy(A + (size_t)k0++ * n, c->W + (size_t)i * n, n * sizeof(double));
+      int k0 = pack_w0(c, n, k, s, A);
       int m0 = k0 < n ? k0 : n;
       memset(sv, 0, (size_t)kn * sizeof(double));
       memset(V, 0, (size_t)n * kn * sizeof(double));
@@ -154,9 +158,9 @@ static int fast_pays(const cpu_state *c, int n, int k, int B) {
 
 blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
   cpu_state *c = cpu_of(b);
-  int n = b->n, k = b->k, B = b->B;
+  int n = b->n, k = b->k, kn = b->kn, B = b->B;
   svd_failure fail = {-1, 0, NULL};
-  c->svd_fast = 0;
+  int fast = 0;
   int want =
       b->svd_method == BLORC_SVD_FAST || (b->svd_method == BLORC_SVD_AUTO && fast_pays(c, n, k, B));
   if (want && c->Wpinv) {
@@ -164,13 +168,13 @@ blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
     int use = prepare_fast(c, n, k, rel_tol, &info);
     if (use < 0)
       return blorc_fail(err, BLORC_ENUMERIC, "svd: QR of W^T failed (info %d)", (int)info);
-    c->svd_fast = use;
+    fast = use;
   }
-  if (c->svd_fast) {
+  if (fast) {
     b->svd_used = BLORC_SVD_FAST;
-    fast_svd(c, n, k, B, &fail);
+    fast_svd(c, n, k, kn, B, &fail);
   } else
-    full_svd(c, n, k, B, rel_tol, &fail);
+    full_svd(c, n, k, kn, B, rel_tol, &fail);
   if (fail.sample >= 0)
     return blorc_fail(err, BLORC_ENUMERIC, "svd: %s failed on batch sample %d (info %d)", fail.call,
                       fail.sample, fail.info);
@@ -180,7 +184,7 @@ blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
 blorc_status cpu_read_singular_values(const blorc_backend *b, double *dst, blorc_error *err) {
   const cpu_state *c = cpu_of(b);
   int n = b->n, k = b->k, kn = b->kn, B = b->B;
-  if (!c->svd_fast) {
+  if (b->svd_used != BLORC_SVD_FAST) {
     memcpy(dst, c->sv, (size_t)kn * B * sizeof(double));
     return BLORC_OK;
   }
@@ -191,9 +195,7 @@ blorc_status cpu_read_singular_values(const blorc_backend *b, double *dst, blorc
   for (int j = 0; j < B && st == BLORC_OK; j++) {
     const double *s = c->S + (size_t)j * k;
     double *sv = dst + (size_t)j * kn;
-    int k0 = 0;
-    for (int i = 0; i < k; i++)
-      if (s[i] == 0.0) memcpy(A + (size_t)k0++ * n, c->W + (size_t)i * n, n * sizeof(double));
+    int k0 = pack_w0(c, n, k, s, A);
     memset(sv, 0, (size_t)kn * sizeof(double));
     if (k0 == 0) continue;
     lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', n, k0, A, n, sv, NULL, 1, NULL, 1);
