@@ -12,7 +12,7 @@ blorc_denoise_opts blorc_denoise_defaults(void) {
   o.admm.tol = 1e-10;
   o.admm.max_iters = 20000;
   o.polish_gamma = 1e-7;
-  o.svd_tol = 1e-10;
+  o.svd_tol = 1e-8;
   return o;
 }
 
@@ -21,6 +21,15 @@ double blorc_psnr(const double *x, const double *ref, int n) {
   for (int i = 0; i < n; i++) mse += (x[i] - ref[i]) * (x[i] - ref[i]);
   mse /= n;
   return mse > 1e-30 ? -10.0 * log10(mse) : 300.0;
+}
+
+int blorc_closed_form_agrees(const double *x_admm, const double *x_star, size_t dim,
+                             double rel_tol) {
+  /* ||y|| is not at hand; ||x_admm|| has the same scale for a denoiser. */
+  double d = 0, s = 0;
+  for (size_t i = 0; i < dim; i++)
+    d += (x_admm[i] - x_star[i]) * (x_admm[i] - x_star[i]), s += x_admm[i] * x_admm[i];
+  return sqrt(d) <= rel_tol * fmax(sqrt(s), 1.0);
 }
 
 blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
@@ -55,11 +64,7 @@ blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, s
     stats->at_cap += (size_t)as.at_cap;
     for (int j = 0; j < B; j++) {
       const double *a = xa + (size_t)j * dim, *c = xs + (size_t)j * dim;
-      /* ||y|| is not exported; ||x_admm|| has the same scale for a denoiser. */
-      double d = 0, s = 0;
-      for (size_t i = 0; i < dim; i++) d += (a[i] - c[i]) * (a[i] - c[i]), s += a[i] * a[i];
-      double accept = fmax(1e3 * o->admm.tol, 1e-8) * fmax(sqrt(s), 1.0);
-      int use = sqrt(d) <= accept;
+      int use = blorc_closed_form_agrees(a, c, dim, fmax(1e3 * o->admm.tol, 1e-8));
       memcpy(out + (start + j) * dim, use ? c : a, dim * sizeof(double));
       if (use)
         stats->polished++;

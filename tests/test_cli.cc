@@ -234,7 +234,7 @@ TEST_F(Cli, TrainWritesTheRunDirectory) {
   std::string log = slurp(path("run/log.csv"));
   EXPECT_EQ(
       log.rfind("epoch,loss,val_psnr,val_psnr_mse,seconds,samples_per_s,mean_admm_iters,share_"
-                "at_cap,sign_changes,rho\n",
+                "at_cap,sign_changes,rho,share_mismatch\n",
                 0),
       0u);
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 3);
@@ -396,6 +396,27 @@ TEST_F(Cli, UnknownCommandAndFlag) {
   expect_error(run("trian"), 2, "unknown command 'trian'");
   expect_error(run("train --bogus 3"), 2, "unknown flag '--bogus'");
   expect_error(run("denoise --transform"), 2, "needs a value");
+}
+
+// log.csv's share_mismatch: samples whose closed-form x* disagreed with ADMM's x. A healthy
+// run has none; one SGD step off the rank-deficient 2D differences (the stripes collapse of
+// bench/results/paper/README.md) breaks the second minibatch's patterns (50% measured).
+TEST_F(Cli, TrainReportsClosedFormMismatch) {
+  auto last_column = [&](const std::string &file) {
+    std::string log = slurp(path(file));
+    std::string row = log.substr(log.rfind('\n', log.size() - 2) + 1);
+    return std::stod(row.substr(row.rfind(',') + 1));
+  };
+  Result ok = run(small_train("--epochs 2 --out ok --verbose"));
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(last_column("ok/log.csv"), 0.0);
+  EXPECT_EQ(ok.err.find("disagree"), std::string::npos) << ok.err;
+  Result bad =
+      run("train --config best-stripes --set train.lr=1e-5 --set data.train=200 --set data.val=50 "
+          "--epochs 1 --out bad --verbose");
+  ASSERT_EQ(bad.code, 0) << bad.err;
+  EXPECT_GT(last_column("bad/log.csv"), 0.1);
+  EXPECT_NE(bad.err.find("closed form and ADMM disagree"), std::string::npos) << bad.err;
 }
 
 TEST_F(Cli, ConfigsAreFoundByName) {

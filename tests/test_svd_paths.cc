@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "pipeline.h"
 #include "problems.h"
@@ -130,6 +132,114 @@ TEST(SvdPaths, AutoPicksTheCheaperPath) {
     EXPECT_EQ(blorc_svd_method_used(run.get()), many ? BLORC_SVD_FAST : BLORC_SVD_FULL)
         << (many ? "batch with many zero rows" : "one pair with few zero rows");
   }
+}
+
+// Multi-lag differences (lags 1, 2, 3; k = 186 > n = 64): lag-2 and lag-3 rows are sums of
+// lag-1 rows, so every W0m is exactly rank deficient. The same W with taps moved by ~1e-11
+// (as an optimiser leaves them) makes those rows independent at ~3e-10 relative: on this
+// pair dgesdd then fails to converge (OpenBLAS 0.3.21, info 1) and stage 4 must fall back to
+// dgesvd; and the rank rule must treat such directions as null (svd_tol 1e-8), or x* is
+// projected onto too small a space.
+lib::Vec multilag(const std::vector<std::vector<double>> &taps, int n) {
+  lib::Vec W;
+  for (const auto &t : taps)
+    for (int i = 0; i + (int)t.size() <= n; i++) {
+      lib::Vec row(n, 0.0);
+      for (size_t c = 0; c < t.size(); c++) row[i + c] = t[c];
+      W.insert(W.end(), row.begin(), row.end());
+    }
+  return W;
+}
+
+struct Closed {
+  lib::Vec xs, loss, grad;
+};
+
+Closed closed_form(const lib::Vec &W, int n, const lib::Vec &x, const lib::Vec &y, double svd_tol) {
+  const int k = (int)(W.size() / n), B = (int)(x.size() / n);
+  lib::Run run(n, k, B);
+  run.set_W(W);
+  run.set_data(x, y);
+  run.select_first(B);
+  lib::Params prm;
+  prm.rho = 10;
+  prm.gamma = 1e-6;
+  prm.svd_tol = svd_tol;
+  prm.admm.tol = 1e-9;
+  prm.admm.max_iters = 5000;
+  run.solve(prm);
+  run.analyse(prm);  // throws (a failed check) if stage 4 reports a failure
+  run.gradient();
+  return {run.read(BLORC_BUF_XSTAR), run.read(BLORC_BUF_LOSS), run.read(BLORC_BUF_GRAD)};
+}
+
+TEST(SvdPaths, NearlyDependentRowsFallBackAndKeepTheirNullSpace) {
+  const int n = 64;
+  // Pair 1: dgesdd fails on its W0 for the moved W. Pair 2: the rank rule matters.
+  // clang-format off
+  const lib::Vec y = {
+      0.6569174420169961, 0.688593140294462, 0.6737808721213523, 0.5559006902651833,
+      0.4801730520532693, 0.4059160365505917, 0.7200436937894334, 0.6664915824782576,
+      0.625052638626027, 0.6433234452553361, 0.6494714079781295, 0.27537295844777887,
+      0.1571659012734186, 0.09904037086280834, 0.14827969770748797, 0.37619081705111973,
+      0.2913135891629876, 0.27719240256400046, 0.2417747354343893, 0.24091418387020785,
+      0.2901822986461509, 0.31353611477655435, 0.1821063962174049, 0.0721615258993758,
+      0.13402753791253647, -0.01907053086606869, 0.11224011007114582, 0.009809501972520188,
+      0.1597824147679126, 0.03640470742479264, 0.08838580994748825, 0.2639001701992479,
+      0.30454346045328623, 0.1491842152131662, 0.10739955489524239, 0.1801441884085987,
+      0.10520308455531757, 1.013371174783777, 0.8439378390265291, 0.9478521079257636,
+      0.8509557514841303, 0.9164248943763922, 1.0063741191636648, 0.9444278368534783,
+      0.6747155762458346, 0.8160444244344288, 0.9833840683679981, 0.7964280053756138,
+      0.8141076991548133, 0.7807714965426688, 0.7600097835540964, 0.902442649641259,
+      1.0329906038416574, 0.8951487365040514, 0.7847060426636799, 0.6781859909409786,
+      1.154382793243883, 0.8449869667336797, 1.035314664948271, 0.8628011122243916,
+      0.80889421228045, 0.9703178749305038, 1.0280005935371235, 0.9522565027451908,
+      0.8287612973227169, 0.47605974481748925, 0.624955408229357, 0.6553099420671294,
+      0.6049235417473766, 0.9644965669424657, 0.9444868028274114, 0.8845707298254933,
+      0.9203327544573813, 1.002814882455185, 0.9449737882522266, 0.9703913996065033,
+      0.817031535936454, 0.7557183322446415, 1.0042989449582242, 1.0424181332816305,
+      0.9873349007258339, 0.963179361101691, 1.082811439400999, 0.7640041062358932,
+      1.0318976416991885, 0.9167119750968594, 0.9009606380401003, 0.9954971570719545,
+      1.15875802955898, 0.9971961108580316, 1.0101605535125369, 0.7325812388154637,
+      0.9022508119040714, 0.8941500262699869, 1.091480421006834, 0.9160061558539825,
+      0.9478465210805512, 0.905795941212809, 0.8006487635168551, 0.9303412685849468,
+      1.1789699307707122, 0.7841908628603129, 0.23120221958038845, 0.23019637992374503,
+      0.33621268914744634, 0.2506146115298987, 0.35367738439191787, 0.12041231555958386,
+      0.3631134849258745, 0.1252339769384155, 0.35664180858058364, 0.217963581367691,
+      0.1288318568507232, 0.177373025171717, 0.05543723819132795, -0.0007303978645644971,
+      0.32716051685980974, 0.2719204590462616, 0.3379146902293987, 0.3092887736760641,
+      0.3066364601187255, 0.20875589133774483, 0.20716583231949162, 0.18160219140767486,
+      0.2343389524056909, 0.22541950436330066, 0.06727062040408768, 0.11990906654384184,
+  };
+  // clang-format on
+  lib::Vec x;
+  const std::pair<int, double> pieces[] = {{11, 0.6160007445582818},  {11, 0.32483466652205717},
+                                           {15, 0.10648206395943671}, {27, 0.8707672181422615},
+                                           {5, 0.6477092845877268},   {11, 0.9653475089984886},
+                                           {22, 0.9596845425538924},  {26, 0.19600969117760858}};
+  for (auto [len, h] : pieces) x.insert(x.end(), len, h);
+  ASSERT_EQ(x.size(), y.size());
+  ASSERT_EQ((int)x.size(), 2 * n);
+  const lib::Vec exact = multilag({{-0.07, 0.07}, {-0.03, 0, 0.03}, {-0.01, 0, 0, 0.01}}, n);
+  const lib::Vec moved =
+      multilag({{-0.06999999999433251, 0.06999999999505119},
+                {-0.029999999984337132, 3.4749813659157028e-12, 0.02999999999121259},
+                {-0.009999999988508222, 2.6399467439321007e-12, -8.768232621478178e-12,
+                 0.009999999981670544}},
+               n);
+  Closed ref = closed_form(exact, n, x, y, 1e-10);
+  // The strict default rank rule on the moved W: stage 4 must still succeed (the fallback).
+  Closed strict = closed_form(moved, n, x, y, 1e-10);
+  for (double v : strict.loss) EXPECT_TRUE(std::isfinite(v));
+  // ... and there it projects pair 2 onto too small a space: a loss far above the true one.
+  EXPECT_GT(strict.loss[1], 10 * ref.loss[1]) << "the strict rule should visibly fail here";
+  // With svd_tol 1e-8 the moved W's closed form is the exact W's up to the ~1e-10 relative
+  // move of W (amplified by cond(W0) ~ 1e2): 1e-7 separates that from a wrong null space,
+  // which moves pair 2's loss from 0.067 to 6.1.
+  Closed loose = closed_form(moved, n, x, y, 1e-8);
+  EXPECT_LE(max_rel(loose.xs, ref.xs), 1e-7);
+  EXPECT_LE(max_rel(loose.loss, ref.loss), 1e-7);
+  EXPECT_LE(max_rel(loose.grad, ref.grad), 1e-6);
 }
 
 TEST(SvdPaths, RejectsUnknownMethod) {

@@ -18,7 +18,7 @@ typedef struct blorc_denoise_opts {
   double svd_tol;       /* rank threshold */
 } blorc_denoise_opts;
 
-/* rho 10, ADMM tol 1e-10 with a 20000-iteration cap, polish gamma 1e-7, svd_tol 1e-10. */
+/* rho 10, ADMM tol 1e-10 with a 20000-iteration cap, polish gamma 1e-7, svd_tol 1e-8. */
 blorc_denoise_opts blorc_denoise_defaults(void);
 
 typedef struct blorc_denoise_stats {
@@ -30,11 +30,19 @@ typedef struct blorc_denoise_stats {
 
 /* Denoises the data-set signals idx[0..count) of b (its W and data already set), in batches
  * of at most the backend's max_batch, writing count x n values to out. Warm-start state is
- * used and updated. The closed form replaces ADMM's x when the two agree to
- * max(1e3 tol, 1e-8) max(||y||, 1); otherwise the ADMM iterate is kept. stats may be NULL. */
+ * used and updated. The closed form replaces ADMM's x when the two agree
+ * (blorc_closed_form_agrees with max(1e3 tol, 1e-8)); otherwise the ADMM iterate is kept. stats may
+ * be NULL. */
 blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
                            const blorc_denoise_opts *o, double *out, blorc_denoise_stats *stats,
                            blorc_error *err);
+
+/* 1 when the closed-form x* of one signal (length dim) agrees with the ADMM iterate x_admm
+ * to rel_tol max(||x_admm||, 1), i.e. the sign pattern read from ADMM had settled and x*
+ * solves the same problem; 0 when the pattern is wrong (x* then belongs to another problem,
+ * and so does the gradient built on it). */
+int blorc_closed_form_agrees(const double *x_admm, const double *x_star, size_t dim,
+                             double rel_tol);
 
 /* PSNR in dB of x against the reference, peak 1: 10 log10(1 / mean((x - ref)^2)). An exact
  * match gives 300 dB instead of infinity, so means stay finite. */

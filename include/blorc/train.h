@@ -25,6 +25,9 @@ typedef struct blorc_epoch_log {
   long long sign_changes; /* sign-pattern entries that changed since the previous epoch,
                              -1 in the first epoch of a run (nothing to compare with) */
   double rho;             /* ADMM penalty at the end of the epoch */
+  double share_mismatch;  /* share of training samples whose closed-form x* disagreed with
+                             ADMM's x (blorc_closed_form_agrees): their gradient is that of
+                             another problem; large values precede a collapse */
 } blorc_epoch_log;
 
 /* What the caller is told while a run goes (the library itself never prints). */

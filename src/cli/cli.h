@@ -32,9 +32,12 @@ blorc_status cli_load_matrix(const char *what, const char *path, int want_cols, 
                              blorc_error *err);
 
 /* The solver flags shared by denoise, grad and eval: --tol, --max-iters, --rho, --device. */
-#define CLI_SOLVER_OPTIONS                                            \
-  {"tol", 1, 0, 't'}, {"max-iters", 1, 0, 'm'}, {"rho", 1, 0, 'r'}, { \
-    "device", 1, 0, 'd'                                               \
+/* Long-only option code for --svd-tol (beyond every short-option letter). */
+enum { CLI_OPT_SVD_TOL = 1000 };
+#define CLI_SOLVER_OPTIONS                                          \
+  {"tol", 1, 0, 't'}, {"max-iters", 1, 0, 'm'}, {"rho", 1, 0, 'r'}, \
+      {"svd-tol", 1, 0, CLI_OPT_SVD_TOL}, {                         \
+    "device", 1, 0, 'd'                                             \
   }
 /* Applies option opt (from CLI_SOLVER_OPTIONS) to o or *device: 1 when handled, 0 when opt
  * is not a solver flag, -1 after printing a bad value. */

@@ -6,7 +6,8 @@
 
 static const char HELP[] =
     "usage: blorc-gpu denoise --transform W.npy --input Y.npy --output X.npy [--tol 1e-10]\n"
-    "                         [--max-iters 20000] [--rho 10] [--device cpu|cuda|auto]\n"
+    "                         [--max-iters 20000] [--rho 10] [--svd-tol 1e-8]\n"
+    "                         [--device cpu|cuda|auto]\n"
     "Solves argmin_x 1/2||x - y||^2 + ||W x||_1 for every row y of the input (shape (N, n); W\n"
     "is (k, n)) by ADMM, then replaces each result by the exact minimiser for its sign\n"
     "pattern (the closed form) when the two agree, i.e. when the pattern has settled.\n";

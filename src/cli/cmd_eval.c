@@ -11,7 +11,7 @@ static const char HELP[] =
     "                      [--baseline tv|dct|tv2d|none] [--tune-clean X2.npy --tune-noisy "
     "Y2.npy]\n"
     "                      [--csv] [--tol 1e-10] [--max-iters 20000] [--rho 10]\n"
-    "                      [--device cpu|cuda|auto]\n"
+    "                      [--svd-tol 1e-8] [--device cpu|cuda|auto]\n"
     "Prints PSNR (peak 1; the mean over signals with its standard error, and the PSNR of the\n"
     "mean squared error over all of them) of the noisy signals, of denoising with the\n"
     "baseline transform scaled by beta (golden-section search for the best PSNR on the tuning\n"

@@ -9,7 +9,8 @@
 static const char HELP[] =
     "usage: blorc-gpu grad --transform W.npy --clean X.npy --noisy Y.npy --output G.npy\n"
     "                      [--gamma 1e-3] [--check-fd] [--tol 1e-12] [--max-iters 50000]\n"
-    "                      [--rho 10] [--device cpu|cuda|auto] [--fd-output G_fd.npy]\n"
+    "                      [--rho 10] [--svd-tol 1e-8] [--device cpu|cuda|auto]\n"
+    "                      [--fd-output G_fd.npy]\n"
     "Writes G (shape of W), the gradient of mean_t 1/2||x*_t(W) - x_t||^2 over the N pairs, by\n"
     "the closed form (sign threshold gamma) and prints the loss. --check-fd also prints the\n"
     "relative error against central finite differences (step 1e-6): 2 k n extra solves of all\n"

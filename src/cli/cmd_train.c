@@ -49,6 +49,12 @@ static void on_epoch(const blorc_epoch_log *lg, void *user) {
           "%.0f it (rho %g)  ETA %d:%02d\n",
           lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->val_psnr_mse, lg->samples_per_s,
           lg->mean_iters, lg->rho, (int)eta / 60, (int)eta % 60);
+  /* Gradients of samples whose pattern had not settled belong to other problems. */
+  if (lg->share_mismatch > 0.01)
+    fprintf(stderr,
+            "  warning: closed form and ADMM disagree on %.0f%% of training samples; their "
+            "gradients are unreliable (lower train.lr, or raise admm.max_iters)\n",
+            100 * lg->share_mismatch);
 }
 
 int cmd_train(int argc, char **argv) {

@@ -112,6 +112,13 @@ int cli_solver_flag(const char *cmd, int opt, const char *arg, blorc_denoise_opt
       return 1;
     case 'r': return cli_double(cmd, "rho", arg, 0, &o->rho) ? -1 : 1;
     case 'd': *device = arg; return 1;
+    case CLI_OPT_SVD_TOL:
+      if (cli_double(cmd, "svd-tol", arg, 0, &o->svd_tol)) return -1;
+      if (o->svd_tol >= 1) {
+        cli_usage_error(cmd, "--svd-tol '%s': expected a number below 1", arg);
+        return -1;
+      }
+      return 1;
   }
   return 0;
 }
