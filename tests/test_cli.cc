@@ -396,6 +396,8 @@ TEST_F(Cli, UnknownCommandAndFlag) {
   expect_error(run("trian"), 2, "unknown command 'trian'");
   expect_error(run("train --bogus 3"), 2, "unknown flag '--bogus'");
   expect_error(run("denoise --transform"), 2, "needs a value");
+  expect_error(run("denoise --svd-tol 2"), 2, "--svd-tol '2': expected a number below 1");
+  expect_error(run("eval --svd-tol 0"), 2, "--svd-tol '0': expected a number > 0");
 }
 
 // log.csv's share_mismatch: samples whose closed-form x* disagreed with ADMM's x. A healthy

@@ -31,7 +31,8 @@ int cli_double(const char *cmd, const char *flag, const char *s, double min_excl
 blorc_status cli_load_matrix(const char *what, const char *path, int want_cols, blorc_array *a,
                              blorc_error *err);
 
-/* The solver flags shared by denoise, grad and eval: --tol, --max-iters, --rho, --device. */
+/* The solver flags shared by denoise, grad and eval: --tol, --max-iters, --rho, --svd-tol,
+ * --device. */
 /* Long-only option code for --svd-tol (beyond every short-option letter). */
 enum { CLI_OPT_SVD_TOL = 1000 };
 #define CLI_SOLVER_OPTIONS                                          \

@@ -128,15 +128,17 @@ static void full_svd(cpu_state *c, int n, int k, int kn, int B, double rel_tol, 
       if (k0 == 0) continue;
       lapack_int info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', n, k0, A, n, sv, V, n, Ut, m0,
                                             work, (lapack_int)c->svd_lwork, iwork);
+      const char *call = "dgesdd";
       if (info > 0) {
         /* dgesdd's divide and conquer can fail to converge on nearly rank-deficient W0
          * (overcomplete W with almost dependent rows); QR iteration (dgesvd) is slower and
          * robust. It overwrote A, so pack again; this rare path may allocate. */
         pack_w0(c, n, k, s, A);
         info = LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'S', 'N', n, k0, A, n, sv, V, n, NULL, 1, work);
+        call = "dgesvd (after dgesdd did not converge)";
       }
       if (info != 0) {
-        record_failure(fail, j, (int)info, "dgesdd");
+        record_failure(fail, j, (int)info, call);
         continue;
       }
       int r = 0;
