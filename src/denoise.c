@@ -24,12 +24,12 @@ double blorc_psnr(const double *x, const double *ref, int n) {
 }
 
 int blorc_closed_form_agrees(const double *x_admm, const double *x_star, size_t dim,
-                             double rel_tol) {
+                             double admm_tol, double nearby) {
   /* ||y|| is not at hand; ||x_admm|| has the same scale for a denoiser. */
   double d = 0, s = 0;
   for (size_t i = 0; i < dim; i++)
     d += (x_admm[i] - x_star[i]) * (x_admm[i] - x_star[i]), s += x_admm[i] * x_admm[i];
-  return sqrt(d) <= rel_tol * fmax(sqrt(s), 1.0);
+  return sqrt(d) <= fmax(fmax(1e3 * admm_tol, 1e-8), nearby) * fmax(sqrt(s), 1.0);
 }
 
 blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
@@ -64,7 +64,7 @@ blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, s
     stats->at_cap += (size_t)as.at_cap;
     for (int j = 0; j < B; j++) {
       const double *a = xa + (size_t)j * dim, *c = xs + (size_t)j * dim;
-      int use = blorc_closed_form_agrees(a, c, dim, fmax(1e3 * o->admm.tol, 1e-8));
+      int use = blorc_closed_form_agrees(a, c, dim, o->admm.tol, 0);
       memcpy(out + (start + j) * dim, use ? c : a, dim * sizeof(double));
       if (use)
         stats->polished++;

@@ -189,6 +189,8 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   ao.check_every = c->check_every;
   double loss_sum = 0;
   long long iters = 0, at_cap = 0, changes = 0, mismatch = 0;
+  /* Rows below gamma count as zero: x* solves a nearby problem by design. */
+  double nearby = GAMMA_SLACK * c->gamma;
   size_t kn = (size_t)r->k * r->n;
   blorc_status st = BLORC_OK;
   for (size_t start = 0; start < r->Ntr; start += (size_t)c->batch) {
@@ -222,11 +224,9 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
         prev[i] = now[i];
       }
     }
-    /* Rows below gamma count as zero: x* solves a nearby problem by design. */
-    double agree = fmax(fmax(1e3 * c->tol, 1e-8), GAMMA_SLACK * c->gamma);
     for (int j = 0; j < B; j++)
       mismatch += !blorc_closed_form_agrees(r->xa + (size_t)j * r->n, r->xs + (size_t)j * r->n,
-                                            (size_t)r->n, agree);
+                                            (size_t)r->n, c->tol, nearby);
     if (auto_rho) blorc_rho_tuner_record(&r->ck.tuner, as.iters_total, B);
     loss_sum += loss * B;
     iters += as.iters_total;

@@ -151,16 +151,10 @@ lib::Vec multilag(const std::vector<std::vector<double>> &taps, int n) {
   return W;
 }
 
-struct Closed {
-  lib::Vec xs, loss, grad;
-};
-
-Closed closed_form(const lib::Vec &W, int n, const lib::Vec &x, const lib::Vec &y, double svd_tol) {
-  const int k = (int)(W.size() / n), B = (int)(x.size() / n);
-  lib::Run run(n, k, B);
-  run.set_W(W);
-  run.set_data(x, y);
-  run.select_first(B);
+Stage4 closed_form(const lib::Vec &W, int n, const lib::Vec &x, const lib::Vec &y, double svd_tol) {
+  const prob::Problem p{n, (int)(W.size() / n), (int)(x.size() / n), W, x, y};
+  lib::Run run(p.n, p.k, p.B);
+  prob::load(run, p);
   lib::Params prm;
   prm.rho = 10;
   prm.gamma = 1e-6;
@@ -168,9 +162,7 @@ Closed closed_form(const lib::Vec &W, int n, const lib::Vec &x, const lib::Vec &
   prm.admm.tol = 1e-9;
   prm.admm.max_iters = 5000;
   run.solve(prm);
-  run.analyse(prm);  // throws (a failed check) if stage 4 reports a failure
-  run.gradient();
-  return {run.read(BLORC_BUF_XSTAR), run.read(BLORC_BUF_LOSS), run.read(BLORC_BUF_GRAD)};
+  return analyse(run, prm, BLORC_SVD_AUTO);  // throws (a failed check) if stage 4 fails
 }
 
 TEST(SvdPaths, NearlyDependentRowsFallBackAndKeepTheirNullSpace) {
@@ -227,16 +219,16 @@ TEST(SvdPaths, NearlyDependentRowsFallBackAndKeepTheirNullSpace) {
                 {-0.009999999988508222, 2.6399467439321007e-12, -8.768232621478178e-12,
                  0.009999999981670544}},
                n);
-  Closed ref = closed_form(exact, n, x, y, 1e-10);
+  Stage4 ref = closed_form(exact, n, x, y, 1e-10);
   // The strict default rank rule on the moved W: stage 4 must still succeed (the fallback).
-  Closed strict = closed_form(moved, n, x, y, 1e-10);
+  Stage4 strict = closed_form(moved, n, x, y, 1e-10);
   for (double v : strict.loss) EXPECT_TRUE(std::isfinite(v));
   // ... and there it projects pair 2 onto too small a space: a loss far above the true one.
   EXPECT_GT(strict.loss[1], 10 * ref.loss[1]) << "the strict rule should visibly fail here";
   // With svd_tol 1e-8 the moved W's closed form is the exact W's up to the ~1e-10 relative
   // move of W (amplified by cond(W0) ~ 1e2): 1e-7 separates that from a wrong null space,
   // which moves pair 2's loss from 0.067 to 6.1.
-  Closed loose = closed_form(moved, n, x, y, 1e-8);
+  Stage4 loose = closed_form(moved, n, x, y, 1e-8);
   EXPECT_LE(max_rel(loose.xs, ref.xs), 1e-7);
   EXPECT_LE(max_rel(loose.loss, ref.loss), 1e-7);
   EXPECT_LE(max_rel(loose.grad, ref.grad), 1e-6);

@@ -31,18 +31,19 @@ typedef struct blorc_denoise_stats {
 /* Denoises the data-set signals idx[0..count) of b (its W and data already set), in batches
  * of at most the backend's max_batch, writing count x n values to out. Warm-start state is
  * used and updated. The closed form replaces ADMM's x when the two agree
- * (blorc_closed_form_agrees with max(1e3 tol, 1e-8)); otherwise the ADMM iterate is kept. stats may
+ * (blorc_closed_form_agrees, nearby 0); otherwise the ADMM iterate is kept. stats may
  * be NULL. */
 blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
                            const blorc_denoise_opts *o, double *out, blorc_denoise_stats *stats,
                            blorc_error *err);
 
 /* 1 when the closed-form x* of one signal (length dim) agrees with the ADMM iterate x_admm
- * to rel_tol max(||x_admm||, 1), i.e. the sign pattern read from ADMM had settled and x*
- * solves the same problem; 0 when the pattern is wrong (x* then belongs to another problem,
- * and so does the gradient built on it). */
+ * to max(1e3 admm_tol, 1e-8, nearby) max(||x_admm||, 1), i.e. the sign pattern read from
+ * ADMM had settled and x* solves the same problem (or, within nearby, a deliberately close
+ * one); 0 when the pattern is wrong (x* then belongs to another problem, and so does the
+ * gradient built on it). */
 int blorc_closed_form_agrees(const double *x_admm, const double *x_star, size_t dim,
-                             double rel_tol);
+                             double admm_tol, double nearby);
 
 /* PSNR in dB of x against the reference, peak 1: 10 log10(1 / mean((x - ref)^2)). An exact
  * match gives 300 dB instead of infinity, so means stay finite. */
