@@ -24,7 +24,8 @@ static const char HELP[] =
     "override the config; the resolved config is printed and saved as DIR/config.ini.\n"
     "Outputs in DIR (default runs/NAME-DATE-TIME): W.npy, log.csv, filters.png, checkpoints/.\n"
     "--resume DIR continues DIR's run from its last checkpoint (only --epochs and --device\n"
-    "may change). Progress goes to stderr when it is a terminal, or with --verbose.\n";
+    "may change). Progress goes to stderr when it is a terminal, or with --verbose; warnings\n"
+    "always do.\n";
 
 typedef struct {
   const char *key, *value, *flag;
@@ -42,19 +43,22 @@ static void on_start(const char *what, void *user) {
 
 static void on_epoch(const blorc_epoch_log *lg, void *user) {
   progress *p = user;
-  if (!p->verbose) return;
-  double eta = lg->seconds * (lg->epochs - lg->epoch);
-  fprintf(stderr,
-          "epoch %d/%d  loss %.6g  val PSNR %.2f dB (of the MSE %.2f dB)  %.0f samples/s  ADMM "
-          "%.0f it (rho %g)  ETA %d:%02d\n",
-          lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->val_psnr_mse, lg->samples_per_s,
-          lg->mean_iters, lg->rho, (int)eta / 60, (int)eta % 60);
-  /* Gradients of samples whose pattern had not settled belong to other problems. */
+  if (p->verbose) {
+    double eta = lg->seconds * (lg->epochs - lg->epoch);
+    fprintf(stderr,
+            "epoch %d/%d  loss %.6g  val PSNR %.2f dB (of the MSE %.2f dB)  %.0f samples/s  ADMM "
+            "%.0f it (rho %g)  ETA %d:%02d\n",
+            lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->val_psnr_mse, lg->samples_per_s,
+            lg->mean_iters, lg->rho, (int)eta / 60, (int)eta % 60);
+  }
+  /* Always shown, progress or not: gradients of samples whose pattern is wrong belong to other
+   * problems, and this is how a collapse starts (bench/results/paper/README.md). */
   if (lg->share_mismatch > 0.01)
     fprintf(stderr,
-            "  warning: closed form and ADMM disagree on %.0f%% of training samples; their "
-            "gradients are unreliable (lower train.lr, or raise admm.max_iters)\n",
-            100 * lg->share_mismatch);
+            "warning: epoch %d: closed form and ADMM disagree on %.0f%% of training samples; "
+            "their gradients are unreliable (nearly dependent rows of W, as in 2D or multi-lag "
+            "differences, or ADMM stopped early: raise admm.max_iters)\n",
+            lg->epoch, 100 * lg->share_mismatch);
 }
 
 int cmd_train(int argc, char **argv) {
