@@ -2,7 +2,8 @@
 # Reproduces the paper's three experiments (design.md section 6) for each setting: trains
 # configs/<setting>-<experiment>.ini, evaluates the learned W and the experiment's baseline
 # transform on held-out signals, and writes bench/results/paper/<experiment>/<setting>/:
-# W.npy, W_best.npy, log.csv, filters.png, curves.png, eval-1000.csv, eval-20.csv and
+# W.npy, W_best.npy, log.csv, filters.png (and filters-best.png of W_best.npy where that is
+# the evaluated W), curves.png, eval-1000.csv, eval-20.csv and
 # README.md (command, machine, time, table). The `paper` setting is evaluated with its final
 # W, as the paper does; every other setting with W_best.npy (validation-based stopping: the W
 # of the best validation PSNR, chosen on training-side data, never on the test sets).
@@ -32,6 +33,9 @@ if [ $quick = 1 ]; then
 fi
 PY=python3
 /usr/bin/python3 -c "import matplotlib" 2>/dev/null && PY=/usr/bin/python3
+declare -A draw=([piecewise]="" [dct]="--order-like dct" [stripes]="--patch-side 8")
+declare -A layout=([piecewise]="one row per line" [dct]="one row per line, ordered like the DCT rows they match best"
+  [stripes]="one 8 x 8 tile per row")
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 for exp in piecewise dct stripes; do
@@ -66,6 +70,9 @@ for exp in piecewise dct stripes; do
         --tune-noisy "$data/$exp-tune-y.npy" --csv > "$out/eval-${t#*:}.csv"
     done
     base_psnr=$(tail -1 "$out/eval-1000.csv" | cut -d, -f6)
+    # The evaluated W drawn like train's filters.png, when it is not the final W.
+    [ "$wfile" = W.npy ] || $B filters --transform "$out/$wfile" --output "$out/filters-best.png" \
+      ${draw[$exp]} > /dev/null
     $PY bench/plot_log.py "$out/curves.png" "$out" "--hline=tuned $base (test)=$base_psnr" || true
     {
       echo "# $exp, setting $s"
@@ -83,6 +90,20 @@ for exp in piecewise dct stripes; do
       done
       echo
       echo "Final line of training: $(tail -1 "$data/train.txt")"
+      echo
+      echo "Rows of the final W (\`W.npy\`; ${layout[$exp]}, red positive, blue negative):"
+      echo
+      echo "![filters of the final W](filters.png)"
+      if [ "$wfile" != W.npy ]; then
+        echo
+        echo "Rows of the evaluated W (\`$wfile\`, drawn the same way by \`blorc-gpu filters\`):"
+        echo
+        echo "![filters of the evaluated W](filters-best.png)"
+      fi
+      echo
+      echo "Training curves (\`bench/plot_log.py\` from \`log.csv\`):"
+      echo
+      echo "![training loss and validation PSNR per epoch](curves.png)"
     } > "$out/README.md"
     cat "$out/README.md"
   done

@@ -160,7 +160,10 @@ static blorc_status write_outputs(run *r, blorc_error *err) {
   blorc_path(path, sizeof path, r->dir, "filters.png");
   int side = (int)lround(sqrt((double)r->n));
   int patches = strcmp(r->cfg->data_kind, "stripes") == 0 && side * side == r->n;
-  return blorc_write_filters_png(path, r->W, r->k, r->n, patches ? side : 0, err);
+  /* DCT-sparse signals: rows ordered by their best-matching DCT row, as the paper shows them. */
+  blorc_transform_kind dct = BLORC_TRANSFORM_DCT;
+  const blorc_transform_kind *like = strcmp(r->cfg->data_kind, "dct") == 0 ? &dct : NULL;
+  return blorc_write_filters_png_like(path, r->W, r->k, r->n, patches ? side : 0, like, err);
 }
 
 static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error *err) {

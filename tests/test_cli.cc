@@ -2,6 +2,7 @@
 // and one test per class of bad input (exit code and message).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -92,7 +93,7 @@ TEST_F(Cli, VersionAndHelp) {
   EXPECT_NE(r.out.find("blorc-gpu 0.1.0"), std::string::npos);
   EXPECT_NE(r.out.find("BLAS"), std::string::npos);
   EXPECT_NE(r.out.find("CUDA"), std::string::npos);
-  for (const char *c : {"train", "denoise", "grad", "eval", "data"}) {
+  for (const char *c : {"train", "denoise", "grad", "eval", "data", "filters", "bench"}) {
     r = run(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find(std::string("usage: blorc-gpu ") + c), std::string::npos) << c;
@@ -327,6 +328,34 @@ TEST_F(Cli, StripesTrainingDrawsTiles) {
   EXPECT_EQ(w.rows, 112u);  // 2 x 8 x 7 rows of 2D finite differences
   blorc_array_free(&w);
   EXPECT_EQ(slurp(path("s/filters.png")).substr(1, 3), "PNG");
+}
+
+TEST_F(Cli, DctTrainingDrawsRowsInDctOrder) {
+  // From W = 0.05 I the rows are far from DCT order; train's picture must be the one that
+  // `filters --order-like dct` draws of the same W.npy, and differ from the unordered one.
+  Result r =
+      run("train --set data.kind=dct --set data.train=100 --set data.val=20 --batch 50 "
+          "--epochs 1 --out d");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("filters --transform d/W.npy --output ordered.png --order-like dct");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("64 rows of length 64, ordered like dct"), std::string::npos) << r.out;
+  ASSERT_EQ(run("filters --transform d/W.npy --output plain.png").code, 0);
+  std::string drawn = slurp(path("d/filters.png"));
+  EXPECT_EQ(drawn.substr(1, 3), "PNG");
+  EXPECT_TRUE(drawn == slurp(path("ordered.png"))) << "train's filters.png is in DCT order";
+  EXPECT_FALSE(drawn == slurp(path("plain.png")));
+}
+
+TEST_F(Cli, FiltersBadInput) {
+  tv(0.1);  // w.npy: 7 x 8
+  expect_error(run("filters --transform w.npy --output f.png --order-like wavelet"), 2,
+               "--order-like: transform 'wavelet'");
+  expect_error(run("filters --transform w.npy --output f.png --patch-side 3"), 1,
+               "--patch-side 3: W has n = 8 columns, expected n = 9");
+  expect_error(run("filters --transform w.npy"), 2, "--transform and --output are required");
+  EXPECT_NE(access(path("f.png").c_str(), F_OK), 0) << "nothing written on bad input";
+  ASSERT_EQ(run("filters --transform w.npy --output f.png --order-like tv").code, 0);
 }
 
 // ---- bad input: one test per class ----

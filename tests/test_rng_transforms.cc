@@ -1,5 +1,5 @@
-// The seeded generator (bit-for-bit reproducibility, known outputs, distributions) and the
-// standard transforms.
+// The seeded generator (bit-for-bit reproducibility, known outputs, distributions), the
+// standard transforms, and ordering learned rows like a transform for pictures.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <numeric>
 #include <vector>
 
+#include "blorc/image.h"
 #include "blorc/rng.h"
 #include "blorc/transforms.h"
 
@@ -124,6 +125,69 @@ TEST(Transforms, BadSizesAndNames) {
   EXPECT_NE(std::string(e.msg).find("'wavelet'"), std::string::npos) << e.msg;
   EXPECT_EQ(blorc_transform_parse("tv", &kind, &e), BLORC_OK);
   EXPECT_EQ(kind, BLORC_TRANSFORM_FD1);
+}
+
+TEST(RowOrder, RecoversAShuffledRescaledSignFlippedNoisyDct) {
+  // W = a shuffled DCT, rows scaled by 0.5 .. 2, signs flipped at random, plus noise 0.02 per
+  // entry (each row's correlation with its own DCT row stays near 0.99, with any other near
+  // 0.02 * sqrt(n) / |row| ~ 0.16 at most): ordering like the DCT must undo the shuffle.
+  const int n = 64;
+  int kr;
+  blorc_error e{};
+  ASSERT_EQ(blorc_transform_rows(BLORC_TRANSFORM_DCT, n, &kr, &e), BLORC_OK);
+  std::vector<double> R(kr * n), W(n * n), out(n * n);
+  ASSERT_EQ(blorc_transform_fill(BLORC_TRANSFORM_DCT, n, 1.0, R.data(), &e), BLORC_OK);
+  std::vector<size_t> perm(n);
+  std::iota(perm.begin(), perm.end(), 0);
+  blorc_rng g;
+  blorc_rng_seed(&g, 7);
+  blorc_rng_shuffle(&g, perm.data(), perm.size());
+  for (int i = 0; i < n; i++) {
+    double scale = (blorc_rng_uniform(&g) < 0.5 ? -1 : 1) * (0.5 + 1.5 * blorc_rng_uniform(&g));
+    for (int j = 0; j < n; j++)
+      W[i * n + j] = scale * R[perm[i] * n + j] + 0.02 * blorc_rng_normal(&g);
+  }
+  std::vector<int> order(n);
+  ASSERT_EQ(blorc_order_rows_like(W.data(), n, R.data(), kr, n, out.data(), order.data(), &e),
+            BLORC_OK);
+  for (int pos = 0; pos < n; pos++) {
+    EXPECT_EQ(perm[order[pos]], (size_t)pos) << "position " << pos;
+    double d = 0;
+    for (int j = 0; j < n; j++) {
+      d += out[pos * n + j] * R[pos * n + j];
+      EXPECT_EQ(std::fabs(out[pos * n + j]), std::fabs(W[order[pos] * n + j]));
+    }
+    EXPECT_GT(d, 0) << "row at position " << pos << " flipped to correlate positively";
+  }
+}
+
+TEST(RowOrder, FewerOrMoreRowsThanTheReference) {
+  blorc_error e{};
+  // k = 3 < kr = 5 (identity): matched to reference rows 4, 0, 2, so drawn in the order of
+  // W rows 1, 2, 0; row 1 (-e0) flipped.
+  std::vector<double> I5(25, 0.0), W3(15, 0.0), out3(15);
+  for (int i = 0; i < 5; i++) I5[i * 5 + i] = 1;
+  W3[0 * 5 + 4] = 1, W3[1 * 5 + 0] = -1, W3[2 * 5 + 2] = 2;
+  std::vector<int> order3(3);
+  ASSERT_EQ(blorc_order_rows_like(W3.data(), 3, I5.data(), 5, 5, out3.data(), order3.data(), &e),
+            BLORC_OK);
+  EXPECT_EQ(order3, (std::vector<int>{1, 2, 0}));
+  EXPECT_EQ(out3[0], 1.0);
+  EXPECT_EQ(out3[1 * 5 + 2], 2.0);
+  // k = 4 > kr = 3: the exact matches (correlation 1) go first; W row 1 (e1 + 0.1 e0) finds
+  // its best reference row taken and every other one too, so it is drawn last.
+  std::vector<double> I3 = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  std::vector<double> W4 = {0, 1, 0, 0.1, 1, 0, 0, 0, -1, 1, 0, 0}, out4(12);
+  std::vector<int> order4(4);
+  ASSERT_EQ(blorc_order_rows_like(W4.data(), 4, I3.data(), 3, 3, out4.data(), order4.data(), &e),
+            BLORC_OK);
+  EXPECT_EQ(order4, (std::vector<int>{3, 0, 2, 1}));
+  EXPECT_EQ(out4[2 * 3 + 2], 1.0);                              // -e2 flipped
+  EXPECT_EQ(std::vector<double>(out4.begin() + 9, out4.end()),  // unmatched: as it was
+            (std::vector<double>{0.1, 1, 0}));
+  EXPECT_EQ(blorc_order_rows_like(W4.data(), 0, I3.data(), 3, 3, out4.data(), order4.data(), &e),
+            BLORC_EINVAL);
+  EXPECT_NE(std::string(e.msg).find("k = 0"), std::string::npos) << e.msg;
 }
 
 }  // namespace

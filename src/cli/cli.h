@@ -13,6 +13,7 @@ int cmd_grad(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_filters(int argc, char **argv);
 
 /* Prints "blorc-gpu CMD: msg" and returns 1 (2 for usage errors: BLORC_EINVAL from flags). */
 int cli_fail(const char *cmd, const blorc_error *e);

@@ -14,6 +14,7 @@ static const struct {
     {"grad", cmd_grad, "gradient of the mean denoising loss with respect to W"},
     {"eval", cmd_eval, "PSNR of W against the noisy input and a tuned baseline"},
     {"data", cmd_data, "generate the paper's synthetic signals"},
+    {"filters", cmd_filters, "draw the rows of a W as a PNG (heat map or tiles)"},
     {"bench", cmd_bench, "time minibatches stage by stage, CPU and GPU side by side"},
 };
 
@@ -39,10 +40,10 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
     if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
-  fprintf(
-      stderr,
-      "blorc-gpu: unknown command '%s', expected train, denoise, grad, eval, data or bench (see "
-      "blorc-gpu --help)\n",
-      argv[1]);
+  fprintf(stderr,
+          "blorc-gpu: unknown command '%s', expected train, denoise, grad, eval, data, filters or "
+          "bench (see "
+          "blorc-gpu --help)\n",
+          argv[1]);
   return 2;
 }
