@@ -82,11 +82,11 @@ for exp in piecewise dct stripes; do
       echo
       echo "PSNR in dB: mean over signals +- standard error; in brackets, of the mean squared error."
       echo
-      echo "| test set | signals | noisy | baseline | beta (tuned on 500 other signals) | baseline | learned W |"
-      echo "| --- | ---: | ---: | --- | ---: | ---: | ---: |"
+      echo "| test set | signals | noisy | baseline | beta (tuned on 500 other signals) | baseline | learned W | learned - baseline, paired |"
+      echo "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
       for f in 1000 20; do
-        IFS=, read -r N np nse bn beta bp bse lp lse na ba la < <(tail -1 "$out/eval-$f.csv")
-        echo "| seed $([ $f = 1000 ] && echo 1001 || echo 1002) | $N | $np +- $nse [$na] | $bn | $beta | $bp +- $bse [$ba] | $lp +- $lse [$la] |"
+        IFS=, read -r N np nse bn beta bp bse lp lse na ba la dp dse < <(tail -1 "$out/eval-$f.csv")
+        echo "| seed $([ $f = 1000 ] && echo 1001 || echo 1002) | $N | $np +- $nse [$na] | $bn | $beta | $bp +- $bse [$ba] | $lp +- $lse [$la] | $dp +- $dse |"
       done
       echo
       echo "Final line of training: $(tail -1 "$data/train.txt")"

@@ -33,20 +33,44 @@ blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx,
   return st;
 }
 
-blorc_psnr_stats blorc_psnr_of(const double *X, const double *Y, size_t N, int n) {
-  double s = 0, s2 = 0, se = 0;
-  for (size_t j = 0; j < N; j++) {
-    double p = blorc_psnr(Y + j * n, X + j * n, n);
-    s += p, s2 += p * p;
-    for (int i = 0; i < n; i++) se += (Y[j * n + i] - X[j * n + i]) * (Y[j * n + i] - X[j * n + i]);
-  }
-  blorc_psnr_stats r;
-  r.mean = s / (double)N;
+/* Mean and standard error of N values, in two passes (no cancellation when the values are
+ * large next to their spread). */
+static void mean_se(const double *v, size_t N, double *mean, double *se) {
+  double s = 0, ss = 0;
+  for (size_t j = 0; j < N; j++) s += v[j];
+  *mean = s / (double)N;
+  for (size_t j = 0; j < N; j++) ss += (v[j] - *mean) * (v[j] - *mean);
+  *se = N > 1 ? sqrt(ss / (double)(N - 1) / (double)N) : 0;
+}
+
+static double aggregate(const double *X, const double *Y, size_t N, int n) {
+  double se = 0;
+  for (size_t i = 0; i < N * (size_t)n; i++) se += (Y[i] - X[i]) * (Y[i] - X[i]);
   double mse = se / ((double)N * n);
-  r.aggregate = mse > 1e-30 ? -10.0 * log10(mse) : 300.0;
-  double var = N > 1 ? (s2 - s * s / (double)N) / (double)(N - 1) : 0;
-  r.stderr_ = sqrt(fmax(var, 0) / (double)N);
+  return mse > 1e-30 ? -10.0 * log10(mse) : 300.0;
+}
+
+/* Statistics of the per-signal PSNR of A minus that of B (B NULL: of A alone). NaN when out
+ * of memory or N = 0. */
+static blorc_psnr_stats stats(const double *X, const double *A, const double *B, size_t N, int n) {
+  blorc_psnr_stats r = {NAN, NAN, NAN};
+  double *v = malloc(N * sizeof *v);
+  if (!v || N == 0) return free(v), r;
+  for (size_t j = 0; j < N; j++)
+    v[j] = blorc_psnr(A + j * n, X + j * n, n) - (B ? blorc_psnr(B + j * n, X + j * n, n) : 0);
+  mean_se(v, N, &r.mean, &r.stderr_);
+  r.aggregate = aggregate(X, A, N, n) - (B ? aggregate(X, B, N, n) : 0);
+  free(v);
   return r;
+}
+
+blorc_psnr_stats blorc_psnr_of(const double *X, const double *Y, size_t N, int n) {
+  return stats(X, Y, NULL, N, n);
+}
+
+blorc_psnr_stats blorc_psnr_paired(const double *X, const double *A, const double *B, size_t N,
+                                   int n) {
+  return stats(X, A, B, N, n);
 }
 
 /* A backend holding the data set, for repeated denoising with different W. */
@@ -76,12 +100,13 @@ static blorc_status psnr_with(blorc_backend *b, const double *W, size_t kn, cons
 
 blorc_status blorc_eval_psnr(blorc_device device, const double *W, int k, int n, const double *X,
                              const double *Y, size_t N, const blorc_denoise_opts *o,
-                             blorc_psnr_stats *r, blorc_error *err) {
+                             blorc_psnr_stats *r, double *denoised, blorc_error *err) {
   blorc_backend *b = NULL;
   size_t *idx = NULL;
   double *out = NULL;
   blorc_status st = open_eval(device, k, n, Y, N, &b, &idx, &out, err);
   if (!st) st = psnr_with(b, W, (size_t)k * n, idx, X, out, N, n, o, r, err);
+  if (!st && denoised) memcpy(denoised, out, N * (size_t)n * sizeof *out);
   blorc_backend_destroy(b);
   free(idx), free(out);
   return st;

@@ -185,18 +185,24 @@ TEST_F(Cli, EvalPrintsATable) {
   std::getline(s, row);
   EXPECT_EQ(header,
             "signals,noisy_psnr,noisy_se,baseline,beta,baseline_psnr,baseline_se,learned_psnr,"
-            "learned_se,noisy_psnr_agg,baseline_psnr_agg,learned_psnr_agg");
-  double noisy, beta, base, learned;
+            "learned_se,noisy_psnr_agg,baseline_psnr_agg,learned_psnr_agg,learned_minus_"
+            "baseline,learned_minus_baseline_se");
+  double noisy, beta, base, base_se, learned, learned_se, agg, diff, diff_se;
   ASSERT_EQ(
-      std::sscanf(row.c_str(), "60,%lf,%*f,tv,%lf,%lf,%*f,%lf", &noisy, &beta, &base, &learned), 4)
+      std::sscanf(row.c_str(), "60,%lf,%*f,tv,%lf,%lf,%lf,%lf,%lf,%lf,%*f,%*f,%lf,%lf", &noisy,
+                  &beta, &base, &base_se, &learned, &learned_se, &agg, &diff, &diff_se),
+      9)
       << row;
+  // The paired difference: the difference of the means (to the printed 4 decimals), with a
+  // standard error below either one's, since both transforms fail on the same signals.
+  EXPECT_NEAR(diff, learned - base, 2e-4) << row;
+  EXPECT_LT(diff_se, std::min(base_se, learned_se)) << row;
+  EXPECT_GT(diff_se, 0) << row;
   EXPECT_NEAR(noisy, 20.0, 1.0);  // sigma 0.1, peak 1
   // Tuned on the same pairs, the baseline is at least as good as the fixed scale 0.15.
   EXPECT_GE(base, learned - 1e-6);
   EXPECT_GT(base, noisy + 2);
   // The aggregate PSNR (of the mean squared error) of the noisy input is 20 dB too.
-  double agg =
-      std::atof(row.substr(row.rfind(',', row.rfind(',', row.rfind(',') - 1) - 1) + 1).c_str());
   EXPECT_NEAR(agg, 20.0, 1.0) << row;
 }
 

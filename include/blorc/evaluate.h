@@ -26,13 +26,20 @@ typedef struct blorc_psnr_stats {
 } blorc_psnr_stats;
 
 /* Denoises the N signals Y (N x n) with W (k x n) and compares with X: mean PSNR and
- * standard error. Creates its own CPU or CUDA backend on `device`. */
+ * standard error. Creates its own CPU or CUDA backend on `device`. When denoised is not NULL
+ * (N x n, the caller's) it receives the denoised signals. */
 blorc_status blorc_eval_psnr(blorc_device device, const double *W, int k, int n, const double *X,
                              const double *Y, size_t N, const blorc_denoise_opts *o,
-                             blorc_psnr_stats *out, blorc_error *err);
+                             blorc_psnr_stats *out, double *denoised, blorc_error *err);
 
 /* PSNR statistics of Y itself against X (the noisy input). */
 blorc_psnr_stats blorc_psnr_of(const double *X, const double *Y, size_t N, int n);
+
+/* Paired comparison of two estimates A and B of the same signals X (each N x n): mean over
+ * signals of PSNR(A) - PSNR(B) and its standard error (of the per-signal differences, so the
+ * spread the two share cancels), and aggregate = the difference of their aggregate PSNRs. */
+blorc_psnr_stats blorc_psnr_paired(const double *X, const double *A, const double *B, size_t N,
+                                   int n);
 
 /* Scales the transform T (k x n) by beta chosen by golden-section search on log10(beta) in
  * [-4, 2] (40 steps) to maximise mean PSNR on (X, Y); returns beta and that PSNR. */

@@ -16,7 +16,9 @@ static const char HELP[] =
     "mean squared error over all of them) of the noisy signals, of denoising with the\n"
     "baseline transform scaled by beta (golden-section search for the best PSNR on the tuning\n"
     "pairs: --tune-* if given, else the evaluation pairs themselves, which flatters the\n"
-    "baseline), and of denoising with W as it is. --csv prints one machine-readable row.\n";
+    "baseline), and of denoising with W as it is; then W minus the baseline, paired signal by\n"
+    "signal (its standard error is that of the per-signal differences, far smaller than\n"
+    "either one's when both make similar errors). --csv prints one machine-readable row.\n";
 
 int cmd_eval(int argc, char **argv) {
   const char *C = "eval", *wpath = NULL, *cpath = NULL, *npath = NULL, *base = "tv",
@@ -62,11 +64,15 @@ int cmd_eval(int argc, char **argv) {
   if (!st && tcpath)
     st = cli_load_pairs("--tune-clean", tcpath, "--tune-noisy", tnpath, (int)W.cols, &TX, &TY, &e);
   int n = (int)W.cols, kb = 0;
-  double *T = NULL, beta = NAN, tuned = NAN;
-  blorc_psnr_stats noisy = {0, 0, 0}, learned = {0, 0, 0}, baseline = {NAN, NAN, NAN};
+  double *T = NULL, beta = NAN, tuned = NAN, *XW = NULL, *XB = NULL;
+  blorc_psnr_stats noisy = {0, 0, 0}, learned = {0, 0, 0}, baseline = {NAN, NAN, NAN},
+                   diff = {NAN, NAN, NAN};
+  size_t N = X.rows;
+  if (!st && (!(XW = malloc(N * n * sizeof(double))) || !(XB = malloc(N * n * sizeof(double)))))
+    st = blorc_fail(&e, BLORC_ENOMEM, "out of memory for %zu signals", N);
   if (!st) {
-    noisy = blorc_psnr_of(X.data, Y.data, X.rows, n);
-    st = blorc_eval_psnr(dev, W.data, (int)W.rows, n, X.data, Y.data, X.rows, &dopt, &learned, &e);
+    noisy = blorc_psnr_of(X.data, Y.data, N, n);
+    st = blorc_eval_psnr(dev, W.data, (int)W.rows, n, X.data, Y.data, N, &dopt, &learned, XW, &e);
   }
   if (!st && use_base) {
     st = blorc_transform_rows(kind, n, &kb, &e);
@@ -77,21 +83,24 @@ int cmd_eval(int argc, char **argv) {
     if (!st)
       st = blorc_tune_beta(dev, T, kb, n, tx->data, ty->data, tx->rows, &dopt, &beta, &tuned, &e);
     for (size_t i = 0; !st && i < (size_t)kb * n; i++) T[i] *= beta;
-    if (!st) st = blorc_eval_psnr(dev, T, kb, n, X.data, Y.data, X.rows, &dopt, &baseline, &e);
+    if (!st) st = blorc_eval_psnr(dev, T, kb, n, X.data, Y.data, N, &dopt, &baseline, XB, &e);
+    if (!st) diff = blorc_psnr_paired(X.data, XW, XB, N, n);
   }
   if (!st) {
     if (csv) {
       printf(
           "signals,noisy_psnr,noisy_se,baseline,beta,baseline_psnr,baseline_se,learned_psnr,"
-          "learned_se,noisy_psnr_agg,baseline_psnr_agg,learned_psnr_agg\n");
-      printf("%zu,%.4f,%.4f,%s,%.6g,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", X.rows, noisy.mean,
+          "learned_se,noisy_psnr_agg,baseline_psnr_agg,learned_psnr_agg,learned_minus_baseline,"
+          "learned_minus_baseline_se\n");
+      printf("%zu,%.4f,%.4f,%s,%.6g,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6f,%.6f\n", N, noisy.mean,
              noisy.stderr_, base, beta, baseline.mean, baseline.stderr_, learned.mean,
-             learned.stderr_, noisy.aggregate, baseline.aggregate, learned.aggregate);
+             learned.stderr_, noisy.aggregate, baseline.aggregate, learned.aggregate, diff.mean,
+             diff.stderr_);
     } else {
       printf(
           "%zu signals of length %d, PSNR in dB (peak 1): mean over signals +- standard error,"
           " and of the mean squared error\n",
-          X.rows, n);
+          N, n);
       printf("  %-40s %7.2f +- %.2f  %7.2f\n", "noisy input", noisy.mean, noisy.stderr_,
              noisy.aggregate);
       if (use_base) {
@@ -103,9 +112,12 @@ int cmd_eval(int argc, char **argv) {
       }
       printf("  %-40s %7.2f +- %.2f  %7.2f\n", "W (as given)", learned.mean, learned.stderr_,
              learned.aggregate);
+      if (use_base)
+        printf("  %-40s %+7.4f +- %.4f  %+7.4f\n", "W minus baseline (paired)", diff.mean,
+               diff.stderr_, diff.aggregate);
     }
   }
-  free(T);
+  free(T), free(XW), free(XB);
   blorc_array_free(&W), blorc_array_free(&X), blorc_array_free(&Y);
   blorc_array_free(&TX), blorc_array_free(&TY);
   return st ? cli_fail(C, &e) : 0;
