@@ -33,16 +33,6 @@ blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx,
   return st;
 }
 
-/* Mean and standard error of N values, in two passes (no cancellation when the values are
- * large next to their spread). */
-static void mean_se(const double *v, size_t N, double *mean, double *se) {
-  double s = 0, ss = 0;
-  for (size_t j = 0; j < N; j++) s += v[j];
-  *mean = s / (double)N;
-  for (size_t j = 0; j < N; j++) ss += (v[j] - *mean) * (v[j] - *mean);
-  *se = N > 1 ? sqrt(ss / (double)(N - 1) / (double)N) : 0;
-}
-
 static double aggregate(const double *X, const double *Y, size_t N, int n) {
   double se = 0;
   for (size_t i = 0; i < N * (size_t)n; i++) se += (Y[i] - X[i]) * (Y[i] - X[i]);
@@ -50,17 +40,21 @@ static double aggregate(const double *X, const double *Y, size_t N, int n) {
   return mse > 1e-30 ? -10.0 * log10(mse) : 300.0;
 }
 
-/* Statistics of the per-signal PSNR of A minus that of B (B NULL: of A alone). NaN when out
- * of memory or N = 0. */
+/* Statistics of the per-signal PSNR of A minus that of B (B NULL: of A alone). Mean and
+ * variance by Welford's update: one pass, no buffer, and no cancellation when the values are
+ * large next to their spread. */
 static blorc_psnr_stats stats(const double *X, const double *A, const double *B, size_t N, int n) {
-  blorc_psnr_stats r = {NAN, NAN, NAN};
-  double *v = malloc(N * sizeof *v);
-  if (!v || N == 0) return free(v), r;
-  for (size_t j = 0; j < N; j++)
-    v[j] = blorc_psnr(A + j * n, X + j * n, n) - (B ? blorc_psnr(B + j * n, X + j * n, n) : 0);
-  mean_se(v, N, &r.mean, &r.stderr_);
+  double mean = 0, m2 = 0;
+  for (size_t j = 0; j < N; j++) {
+    double v = blorc_psnr(A + j * n, X + j * n, n) - (B ? blorc_psnr(B + j * n, X + j * n, n) : 0);
+    double delta = v - mean;
+    mean += delta / (double)(j + 1);
+    m2 += delta * (v - mean);
+  }
+  blorc_psnr_stats r;
+  r.mean = mean;
+  r.stderr_ = N > 1 ? sqrt(m2 / (double)(N - 1) / (double)N) : 0;
   r.aggregate = aggregate(X, A, N, n) - (B ? aggregate(X, B, N, n) : 0);
-  free(v);
   return r;
 }
 

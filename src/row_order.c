@@ -7,13 +7,13 @@
 #include "blorc/image.h"
 
 typedef struct {
-  double c; /* |normalised correlation| */
+  double c; /* normalised correlation, signed */
   int w, r;
 } pair;
 
 static int by_correlation(const void *a, const void *b) {
   const pair *p = a, *q = b;
-  if (p->c != q->c) return p->c < q->c ? 1 : -1;
+  if (fabs(p->c) != fabs(q->c)) return fabs(p->c) < fabs(q->c) ? 1 : -1;
   /* Ties (equal magnitudes, zero rows) keep a fixed order so the picture is reproducible. */
   if (p->w != q->w) return p->w < q->w ? -1 : 1;
   return p->r < q->r ? -1 : p->r > q->r;
@@ -33,41 +33,39 @@ blorc_status blorc_order_rows_like(const double *W, int k, const double *R, int 
                       kr, n);
   size_t np = (size_t)k * kr;
   pair *p = malloc(np * sizeof *p);
-  int *match = malloc((size_t)k * sizeof *match), *taken = calloc((size_t)kr, sizeof *taken);
-  double *sign = malloc((size_t)k * sizeof *sign);
-  if (!p || !match || !taken || !sign) {
-    free(p), free(match), free(taken), free(sign);
+  int *owner = malloc((size_t)kr * sizeof *owner); /* W row matched to each R row, or -1 */
+  double *sign = calloc((size_t)k, sizeof *sign);  /* 0 while a W row is unmatched */
+  double *rnorm = malloc((size_t)kr * sizeof *rnorm);
+  if (!p || !owner || !sign || !rnorm) {
+    free(p), free(owner), free(sign), free(rnorm);
     return blorc_fail(err, BLORC_ENOMEM, "order rows: out of memory for %d x %d pairs", k, kr);
   }
+  for (int r = 0; r < kr; r++) rnorm[r] = norm(R + (size_t)r * n, n), owner[r] = -1;
   for (int w = 0; w < k; w++) {
     double nw = norm(W + (size_t)w * n, n);
     for (int r = 0; r < kr; r++) {
-      double nr = norm(R + (size_t)r * n, n), d = 0;
+      double d = 0;
       for (int i = 0; i < n; i++) d += W[(size_t)w * n + i] * R[(size_t)r * n + i];
-      p[(size_t)w * kr + r] = (pair){nw > 0 && nr > 0 ? fabs(d) / (nw * nr) : 0, w, r};
+      p[(size_t)w * kr + r] = (pair){nw > 0 && rnorm[r] > 0 ? d / (nw * rnorm[r]) : 0, w, r};
     }
-    match[w] = -1, sign[w] = 1;
   }
-  /* Greedy assignment, strongest correlation first: each row of W and of R used once. */
+  /* Greedy assignment, strongest |correlation| first: each row of W and of R used once. */
   qsort(p, np, sizeof *p, by_correlation);
   for (size_t i = 0; i < np; i++) {
     int w = p[i].w, r = p[i].r;
-    if (match[w] >= 0 || taken[r]) continue;
-    match[w] = r, taken[r] = 1;
-    double d = 0;
-    for (int j = 0; j < n; j++) d += W[(size_t)w * n + j] * R[(size_t)r * n + j];
-    sign[w] = d < 0 ? -1 : 1; /* ||W x||_1 ignores a row's sign; flipped, matches look alike */
+    if (sign[w] != 0 || owner[r] >= 0) continue;
+    owner[r] = w;
+    sign[w] = p[i].c < 0 ? -1 : 1; /* ||W x||_1 ignores a row's sign; flipped, matches look alike */
   }
   int pos = 0;
   for (int r = 0; r < kr; r++)
-    for (int w = 0; w < k; w++)
-      if (match[w] == r) order[pos++] = w;
+    if (owner[r] >= 0) order[pos++] = owner[r];
   for (int w = 0; w < k; w++)
-    if (match[w] < 0) order[pos++] = w;
+    if (sign[w] == 0) order[pos++] = w, sign[w] = 1;
   for (int i = 0; i < k; i++)
     for (int j = 0; j < n; j++)
       out[(size_t)i * n + j] = sign[order[i]] * W[(size_t)order[i] * n + j];
-  free(p), free(match), free(taken), free(sign);
+  free(p), free(owner), free(sign), free(rnorm);
   return BLORC_OK;
 }
 

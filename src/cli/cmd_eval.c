@@ -68,7 +68,9 @@ int cmd_eval(int argc, char **argv) {
   blorc_psnr_stats noisy = {0, 0, 0}, learned = {0, 0, 0}, baseline = {NAN, NAN, NAN},
                    diff = {NAN, NAN, NAN};
   size_t N = X.rows;
-  if (!st && (!(XW = malloc(N * n * sizeof(double))) || !(XB = malloc(N * n * sizeof(double)))))
+  /* Denoised signals, kept for the paired comparison with the baseline. */
+  if (!st && use_base &&
+      (!(XW = malloc(N * n * sizeof(double))) || !(XB = malloc(N * n * sizeof(double)))))
     st = blorc_fail(&e, BLORC_ENOMEM, "out of memory for %zu signals", N);
   if (!st) {
     noisy = blorc_psnr_of(X.data, Y.data, N, n);

@@ -40,10 +40,10 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
     if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
-  fprintf(stderr,
-          "blorc-gpu: unknown command '%s', expected train, denoise, grad, eval, data, filters or "
-          "bench (see "
-          "blorc-gpu --help)\n",
-          argv[1]);
+  fprintf(stderr, "blorc-gpu: unknown command '%s', expected", argv[1]);
+  size_t count = sizeof COMMANDS / sizeof COMMANDS[0];
+  for (size_t i = 0; i < count; i++)
+    fprintf(stderr, "%s %s", i == 0 ? "" : i + 1 < count ? "," : " or", COMMANDS[i].name);
+  fprintf(stderr, " (see blorc-gpu --help)\n");
   return 2;
 }
