@@ -184,7 +184,7 @@ def main():
             "",
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()}: "
             f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), devices {', '.join(devs)}.",
-            f"`{run([a.blorc, '--version']).strip()}`; Python {platform.python_version()}, NumPy {np.__version__}.",
+            f"`{'`; `'.join(run([a.blorc, '--version']).strip().splitlines())}`; Python {platform.python_version()}, NumPy {np.__version__}.",
             f"Command: `bench/compare_peers.py {' '.join(sys.argv[1:])}`", ""]
     with tempfile.TemporaryDirectory() as d:
         body = minibatch_section(a.blorc, d, a.repeat, devs) + [""] + table1_section(a.blorc, d, a.pairs, a.repeat)

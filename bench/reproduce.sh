@@ -78,7 +78,7 @@ for exp in piecewise dct stripes; do
       echo "# $exp, setting $s"
       echo
       echo "Command: \`$cmd\` (then \`blorc-gpu eval\` of \`$wfile\` on the held-out sets, see bench/reproduce.sh)."
-      echo "Machine: $(nproc) cores, $(uname -m), \`$($B --version)\`; $(date -u +%Y-%m-%d), training took $secs s."
+      echo "Machine: $(nproc) cores, $(uname -m), \`$($B --version | paste -sd';' | sed 's/;/; /')\`; $(date -u +%Y-%m-%d), training took $secs s."
       echo
       echo "PSNR in dB: mean over signals +- standard error; in brackets, of the mean squared error."
       echo

@@ -2,6 +2,9 @@
 # Builds and tests blorc-gpu. The README's test command and .ci/run both call this.
 #   scripts/test.sh            CPU build (preset cpu), all CPU tests
 #   scripts/test.sh sanitize   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   scripts/test.sh fallback   the CPU tests again on OpenBLAS's generic SSE3 (Prescott)
+#                              kernels, which it falls back to on CPU models it does not know,
+#                              and on the kernels blorc then selects
 #   scripts/test.sh cuda       configure and compile the cuda preset and run its CPU tests
 #                              (the gpu-labelled tests run on GPU hosts: bench/gpu_check.sh)
 #   scripts/test.sh install [BUILD]  install a build (default build/cpu) into a temporary
@@ -16,6 +19,13 @@ case "$mode" in
     # Serial on purpose: the suite takes seconds, and parallel test processes with OpenMP
     # thread pools on a 2-core machine spin against each other.
     ctest --preset "$mode"
+    ;;
+  fallback)
+    cmake --preset cpu
+    cmake --build --preset cpu
+    OPENBLAS_CORETYPE=Prescott ctest --preset cpu
+    # ... and on the kernels blorc selects when OpenBLAS falls back by itself.
+    env -u OPENBLAS_CORETYPE BLORC_EMULATE_BLAS_FALLBACK=1 ctest --preset cpu
     ;;
   cuda)
     if ! command -v nvcc >/dev/null 2>&1; then
@@ -37,7 +47,7 @@ case "$mode" in
     test -s "$prefix/run/W.npy"
     ;;
   *)
-    echo "usage: scripts/test.sh [cpu|sanitize|cuda|install [BUILD]]" >&2
+    echo "usage: scripts/test.sh [cpu|sanitize|fallback|cuda|install [BUILD]]" >&2
     exit 2
     ;;
 esac

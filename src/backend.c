@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "backend_impl.h"
+#include "blorc/blas.h"
 
 blorc_admm_opts blorc_admm_defaults(void) {
   blorc_admm_opts o;
@@ -54,6 +55,8 @@ blorc_status blorc_backend_create(blorc_device device, int n, int k, int max_bat
   if (n < 1 || k < 1 || max_batch < 1)
     return blorc_fail(err, BLORC_EINVAL, "backend sizes n=%d k=%d max_batch=%d: expected all >= 1",
                       n, k, max_batch);
+  /* Before the first BLAS call of ours: never compute with a fallback kernel family. */
+  blorc_blas_select_kernels();
   const blorc_backend_ops *ops = NULL;
   if (device == BLORC_DEVICE_CPU) {
     ops = &blorc_cpu_ops;

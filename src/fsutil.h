@@ -14,6 +14,9 @@ int blorc_exists(const char *path);
 blorc_status blorc_mkdirs(const char *dir, blorc_error *err);
 /* Removes a directory tree (files and subdirectories). Missing is not an error. */
 void blorc_remove_tree(const char *dir);
+/* Removes the files in dir (not below) that blorc_atomic_open named and a killed process left
+ * behind ("NAME.tmp.PID.N"). */
+void blorc_remove_stale_temps(const char *dir);
 /* A file written under a temporary name beside its final path, then renamed over it, so
  * readers never see a torn file and a failed write leaves the old one intact. */
 typedef struct blorc_atomic_file {

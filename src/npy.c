@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -54,8 +55,9 @@ static blorc_status parse_header(const char *path, const char *h, int *itemsize,
     return blorc_fail(err, BLORC_EFORMAT, "%s: .npy header has no 'shape'", path);
   s++;
   *ndim = 0;
+  /* A Python tuple of integers: "()", "(3,)", "(3, 4)" (a trailing comma allowed). */
   for (;;) {
-    while (*s == ' ' || *s == ',') s++;
+    while (*s == ' ') s++;
     if (*s == ')') break;
     if (*s < '0' || *s > '9')
       return blorc_fail(err, BLORC_EFORMAT, "%s: malformed shape in .npy header", path);
@@ -69,6 +71,11 @@ static blorc_status parse_header(const char *path, const char *h, int *itemsize,
                         "%s: array has more than 2 dimensions, expected 1-D or 2-D", path);
     shape[(*ndim)++] = (size_t)v;
     s = end;
+    while (*s == ' ') s++;
+    if (*s == ',')
+      s++;
+    else if (*s != ')')
+      return blorc_fail(err, BLORC_EFORMAT, "%s: malformed shape in .npy header", path);
   }
   if (*ndim == 0)
     return blorc_fail(err, BLORC_EFORMAT, "%s: 0-d array (a scalar), expected 1-D or 2-D", path);
@@ -119,6 +126,21 @@ blorc_status blorc_npy_load(const char *path, blorc_array *out, blorc_error *err
   size_t count = shape[0] * shape[1];
   if (shape[1] != 0 && count / shape[1] != shape[0]) {
     st = blorc_fail(err, BLORC_EFORMAT, "%s: shape too large", path);
+    goto done;
+  }
+  if (count > SIZE_MAX / sizeof(double)) {
+    st = blorc_fail(err, BLORC_EFORMAT, "%s: shape too large", path);
+    goto done;
+  }
+  /* Before allocating: a corrupt header must not claim gigabytes the file does not hold. */
+  struct stat sb;
+  long body = ftell(fp);
+  if (body >= 0 && fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) &&
+      (size_t)(sb.st_size - body) / (size_t)itemsize < count) {
+    st = blorc_fail(err, BLORC_EFORMAT,
+                    "%s: file is truncated (its header says %zu x %zu values, it holds %lld bytes "
+                    "of data)",
+                    path, shape[0], shape[1], (long long)(sb.st_size - body));
     goto done;
   }
   out->data = malloc((count ? count : 1) * sizeof(double));

@@ -270,7 +270,9 @@ static blorc_status prepare_dir(const char *dir, int resume, int force, blorc_er
   if (resume && !blorc_exists(path))
     return blorc_fail(err, BLORC_EINVAL, "%s: no run to resume (config.ini missing)", dir);
   blorc_status st = blorc_mkdirs(dir, err);
-  if (st || resume || !force) return st;
+  if (st) return st;
+  blorc_remove_stale_temps(dir); /* what a killed run was writing */
+  if (resume || !force) return st;
   blorc_path(path, sizeof path, dir, "checkpoints"); /* --force: an old run's checkpoints go */
   blorc_remove_tree(path);
   return BLORC_OK;
@@ -287,6 +289,7 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     return blorc_fail(err, BLORC_EINVAL,
                       "config data.val = %ld, expected at least 1 validation signal", cfg->val);
   run r = {0};
+  char path_buf[4200];
   r.cfg = cfg, r.dir = out_dir;
   r.n = cfg->n;
   double t_start = now_s();
@@ -323,6 +326,11 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   if ((st = blorc_set_data(r.b, r.N, r.X, r.Y, err))) goto done;
   int first_epoch = 1;
   if (resume) {
+    /* Killed before its first checkpoint: nothing to restore, so the run starts over. */
+    blorc_path(path_buf, sizeof path_buf, out_dir, "checkpoints/latest");
+    if (!blorc_exists(path_buf)) resume = 0;
+  }
+  if (resume) {
     blorc_checkpoint in = r.ck;
     in.W = in.m = in.v = in.Z = in.L = in.signs = in.W_best = NULL;
     st = blorc_checkpoint_load(out_dir, &in, err);
@@ -344,14 +352,19 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     }
     blorc_checkpoint_free(&in);
     if (st) goto done;
-    if (first_epoch > cfg->epochs) {
+    if (first_epoch > cfg->epochs + 1) {
       st = blorc_fail(
           err, BLORC_EINVAL,
-          "%s: the checkpoint is at epoch %d already; raise --epochs above it to continue", out_dir,
-          first_epoch - 1);
+          "%s: the checkpoint is at epoch %d already, past --epochs %d; raise --epochs to "
+          "continue",
+          out_dir, first_epoch - 1, cfg->epochs);
       goto done;
     }
-    if ((st = log_restore(&r, first_epoch - 1, err))) goto done;
+    /* At the last epoch already (killed while writing the outputs): no epoch runs, and the
+     * outputs are written from the checkpoint. Rows past the checkpoint go at once. */
+    if ((st = log_restore(&r, first_epoch - 1, err)) ||
+        (st = write_file(&r, "log.csv", r.log, err)))
+      goto done;
   } else if ((st = log_append(&r, LOG_HEADER, err))) {
     goto done;
   }
@@ -377,7 +390,8 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   for (int e = first_epoch; e <= cfg->epochs; e++) {
     blorc_epoch_log lg = {0};
     lg.epoch = e, lg.epochs = cfg->epochs;
-    if ((st = epoch(&r, &lg, e == first_epoch, err))) goto done;
+    /* Only epoch 1 has no previous pattern: a resumed run restored it from the checkpoint. */
+    if ((st = epoch(&r, &lg, e == 1, err))) goto done;
     result->epochs_run++;
     result->final_val_psnr = lg.val_psnr;
     keep_if_best(&r, e, lg.val_psnr_mse, 0);

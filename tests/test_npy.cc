@@ -127,6 +127,14 @@ TEST(Npy, MalformedFilesGiveErrorsNotCrashes) {
        "truncated"},
       {"noshape.npy", npy_file("{'descr': '<f8', 'fortran_order': False, }", d8), "no 'shape'"},
       {"version.npy", std::string("\x93NUMPY\x09\x00", 8), "version 9"},
+      // Found by fuzzing: a 171-byte file claiming 25 x 111111111 values made the reader
+      // allocate 22 GB before it found the data missing; the claim is checked first now.
+      {"huge-claim.npy",
+       npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1073741824, 1024), }", d8),
+       "header says 1073741824 x 1024 values, it holds 32 bytes"},
+      // Also found by fuzzing: numbers must be separated by commas.
+      {"no-comma.npy", npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2 2), }", d8),
+       "malformed shape"},
       {"cut-header.npy",
        npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", "").substr(0, 30),
        "truncated"},

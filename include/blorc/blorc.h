@@ -3,6 +3,7 @@
 #define BLORC_BLORC_H
 
 #include "blorc/backend.h"
+#include "blorc/blas.h"
 #include "blorc/config.h"
 #include "blorc/data.h"
 #include "blorc/denoise.h"

@@ -271,11 +271,13 @@ int cmd_bench(int argc, char **argv) {
                STAGE[q], tm[d].med[q], tm[d].min[q], tm[d].max[q],
                s.B / (tm[d].med[S_TOTAL] * 1e-3));
   } else {
+    blorc_blas_info bi;
+    blorc_blas_query(&bi);
     printf(
-        "blorc-gpu bench (%s): n=%d k=%d batch=%d, %s %d ADMM iterations%s, %d repeats; median "
-        "ms\n",
-        blorc_build_info(), s.n, k, s.B, s.admm.fixed ? "exactly" : "at most", s.admm.max_iters,
-        s.admm.fixed ? "" : " (tolerance, warm starts)", s.repeat);
+        "blorc-gpu bench (%s)\nBLAS: %s\nn=%d k=%d batch=%d, %s %d ADMM iterations%s, %d repeats; "
+        "median ms\n",
+        blorc_build_info(), bi.summary, s.n, k, s.B, s.admm.fixed ? "exactly" : "at most",
+        s.admm.max_iters, s.admm.fixed ? "" : " (tolerance, warm starts)", s.repeat);
     printf("%-12s", "stage");
     for (int d = 0; d < nt; d++) printf(" %10s", tm[d].name);
     if (nt == 2) printf(" %10s", "cpu/cuda");

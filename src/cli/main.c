@@ -26,12 +26,19 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* First, so that --version and every subcommand report and use the same kernels. A
+   * fallback that could not be replaced is said on every run (one the user forced through
+   * OPENBLAS_CORETYPE is the user's choice, and --version and bench name it). */
+  blorc_blas_select_kernels();
+  blorc_blas_info blas;
+  blorc_blas_query(&blas);
+  if (blas.fallback && !blas.forced) fprintf(stderr, "blorc-gpu: warning: BLAS %s\n", blas.summary);
   if (argc < 2) {
     usage(stderr);
     return 2;
   }
   if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-    printf("blorc-gpu %s (%s)\n", blorc_version(), blorc_build_info());
+    printf("blorc-gpu %s (%s)\nBLAS: %s\n", blorc_version(), blorc_build_info(), blas.summary);
     return 0;
   }
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

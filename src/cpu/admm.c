@@ -131,5 +131,5 @@ blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_sta
   /* "At the cap": used every iteration without passing the test (all of them in fixed
    * mode, where the test never runs). */
   stats->at_cap = o->max_iters > 0 ? left : 0;
-  return BLORC_OK;
+  return cpu_check_finite(b, "admm", "x", c->Xa, (size_t)n, err);
 }

@@ -116,7 +116,13 @@ static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
     /* The fast path's per-thread QR: an n x n matrix, n reflector scalars, workspace. */
     if (c->scratch_per_thread < n * n + n + c->qr_lwork)
       c->scratch_per_thread = n * n + n + c->qr_lwork;
-    c->scratch = malloc(c->scratch_per_thread * (size_t)c->nthreads * sizeof(double));
+    /* Every thread's scratch starts on a 64-byte boundary. With an odd size, thread 1's
+     * buffers sat 8 bytes off 16-byte alignment, and OpenBLAS's SSE kernels (Prescott, its
+     * fallback on CPUs it does not know) round differently on such data: with dynamic
+     * scheduling a sample's SVD then changed from run to run (issue 13). Whole cache lines
+     * also keep the threads from sharing one. */
+    c->scratch_per_thread = (c->scratch_per_thread + 7) & ~(size_t)7;
+    c->scratch = aligned_alloc(64, c->scratch_per_thread * (size_t)c->nthreads * sizeof(double));
     if (!c->scratch) ok = 0;
   }
   if (!ok) {

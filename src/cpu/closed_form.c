@@ -35,7 +35,6 @@ static void masked_w_times(const cpu_state *c, int fast, int n, int k, int B, co
 }
 
 blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
-  (void)err;
   cpu_state *c = cpu_of(b);
   int n = b->n, k = b->k, kn = b->kn, B = b->B, clean = b->has_clean;
   int fast = b->svd_used == BLORC_SVD_FAST; /* stage 4 took the fast path (svd.c) */
@@ -67,5 +66,9 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
   }
   masked_w_times(c, fast, n, k, B, c->Wq, c->A);
   if (clean) masked_w_times(c, fast, n, k, B, c->Wg, c->Bv);
-  return BLORC_OK;
+  blorc_status st = cpu_check_finite(b, "closed_form", "x*", c->Xs, (size_t)n, err);
+  if (!st) st = cpu_check_finite(b, "closed_form", "a", c->A, (size_t)k, err);
+  if (!st && clean) st = cpu_check_finite(b, "closed_form", "b", c->Bv, (size_t)k, err);
+  if (!st && clean) st = cpu_check_finite(b, "closed_form", "loss", c->loss, 1, err);
+  return st;
 }

@@ -55,6 +55,21 @@ static inline cpu_state *cpu_of(const blorc_backend *b) {
   return (cpu_state *)b->impl;
 }
 
+/* A stage's output checked before the next stage reads it: finite inputs can still overflow
+ * (huge y or W), and a NaN must stop at the stage that made it. Returns BLORC_OK, or an
+ * ENUMERIC error naming the stage, the quantity, the batch sample (column) and its data-set
+ * signal. v is rows x B column-major. */
+static inline blorc_status cpu_check_finite(const blorc_backend *b, const char *stage,
+                                            const char *what, const double *v, size_t rows,
+                                            blorc_error *err) {
+  for (size_t i = 0; i < rows * (size_t)b->B; i++)
+    if (!isfinite(v[i]))
+      return blorc_fail(err, BLORC_ENUMERIC,
+                        "%s: non-finite %s (entry %zu) for batch sample %zu, data-set signal %zu",
+                        stage, what, i % rows, i / rows, cpu_of(b)->idx[i / rows]);
+  return BLORC_OK;
+}
+
 blorc_status cpu_factor(blorc_backend *b, blorc_error *err);
 blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *opts, blorc_admm_stats *stats,
                       blorc_error *err);

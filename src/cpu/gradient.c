@@ -4,7 +4,6 @@
 #include "cpu_backend.h"
 
 blorc_status cpu_gradient(blorc_backend *b, double *loss, blorc_error *err) {
-  (void)err;
   cpu_state *c = cpu_of(b);
   int n = b->n, k = b->k, B = b->B;
   size_t kB = (size_t)k * B;
@@ -17,5 +16,10 @@ blorc_status cpu_gradient(blorc_backend *b, double *loss, blorc_error *err) {
   double sum = 0;
   for (int j = 0; j < B; j++) sum += c->loss[j];
   *loss = sum / B;
+  for (size_t i = 0; i < (size_t)n * k; i++)
+    if (!isfinite(c->G[i]))
+      return blorc_fail(err, BLORC_ENUMERIC,
+                        "gradient: non-finite entry (%zu, %zu) of the gradient", i / n, i % n);
+  if (!isfinite(*loss)) return blorc_fail(err, BLORC_ENUMERIC, "gradient: non-finite mean loss");
   return BLORC_OK;
 }
