@@ -26,8 +26,8 @@ class Reliability : public Cli {
  protected:
   // Starts blorc-gpu in the background with extra environment assignments ("A=1 B=2").
   pid_t spawn(const std::string &args, const std::string &env = "") const {
-    std::string cmd = "cd '" + dir_ + "' && exec env " + env + " '" +
-                      BLORC_CLI_PATH "' " + args + " >>bg_stdout.txt 2>>bg_stderr.txt";
+    std::string cmd = "cd '" + dir_ + "' && exec env " + env + " '" + BLORC_CLI_PATH "' " + args +
+                      " >>bg_stdout.txt 2>>bg_stderr.txt";
     pid_t pid = fork();
     if (pid == 0) {
       execl("/bin/sh", "sh", "-c", cmd.c_str(), (char *)nullptr);
