@@ -2,10 +2,10 @@
 # Fuzzes the .npy reader and the INI config parser (with its validation) with libFuzzer.
 #   scripts/fuzz.sh [SECONDS] [npy|config]...   default: 60 seconds each, both targets in parallel
 # Needs clang with libFuzzer (Debian: clang, libclang-rt-14-dev or the one matching clang).
-# Each target starts from tests/fuzz/corpus/TARGET (the committed seeds and the inputs that
-# once found a bug) and grows a working corpus under build/fuzz/; crashes, leaks and hangs are
-# written to build/fuzz/artifacts/ and fail the script. To keep what a run found, minimise
-# it into the committed corpus: scripts/fuzz.sh --merge.
+# Each target starts from tests/fuzz/corpus/TARGET (minimised seeds) and tests/fuzz/found/TARGET
+# (every input that once found a bug, named for it; add new ones there by hand) and grows a
+# working corpus under build/fuzz/; crashes, leaks and hangs are written to build/fuzz/artifacts/
+# and fail the script. To keep the coverage a run reached: scripts/fuzz.sh --merge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 merge=0
@@ -36,14 +36,14 @@ for t in "${targets[@]}"; do
   if [ $merge = 1 ]; then
     # Minimise seeds plus the working corpus into a fresh set, then replace the seeds with it.
     fresh=$(mktemp -d)
-    "$out/fuzz_$t" -merge=1 "$fresh" "$seeds" "$work" >"$out/merge-$t.log" 2>&1
+    "$out/fuzz_$t" -merge=1 "$fresh" "$seeds" "$work" tests/fuzz/found/$t >"$out/merge-$t.log" 2>&1
     rm -rf "$seeds" && mv "$fresh" "$seeds"
     echo "fuzz.sh: $t corpus minimised to $(ls "$seeds" | wc -l) inputs"
     continue
   fi
   # Inputs are small files: 4 KiB caps the search without losing any header feature.
   "$out/fuzz_$t" -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" "$work" "$seeds" \
+    -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" "$work" "$seeds" tests/fuzz/found/$t \
     >"$out/fuzz-$t.log" 2>&1 &
   pids+=($!)
 done
