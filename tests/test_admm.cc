@@ -168,3 +168,25 @@ TEST(Admm, ZeroIterationsGivesTheWarmStartX) {
 }
 
 }  // namespace
+
+// ADMM twice on one selected batch (a new factor in between, no new select) continues from
+// the state the first run stored, exactly as if the batch had been selected again: the dual
+// is taken from the store (lambda = rho u) on every call, never divided by rho twice.
+TEST(Admm, SecondRunOnTheSameSelectionContinuesFromTheStore) {
+  const int n = 12, k = 12, B = 5;
+  prob::Problem p = prob::make(21, n, k, B, 0.4);
+  lib::Params prm;
+  prm.rho = 2.5;  // far from 1, so a dual divided by rho twice is far from the stored one
+  prm.admm.fixed = 1;
+  prm.admm.max_iters = 40;
+  lib::Vec x[2];
+  for (int reselect = 0; reselect < 2; reselect++) {
+    lib::Run run(n, k, B);
+    prob::load(run, p);
+    run.solve(prm);
+    if (reselect) run.select_first(B);
+    run.solve(prm);  // factor and ADMM again
+    x[reselect] = run.read(BLORC_BUF_X_ADMM);
+  }
+  EXPECT_EQ(x[0], x[1]);
+}

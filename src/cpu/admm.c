@@ -98,8 +98,14 @@ blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_sta
   int n = b->n, k = b->k, B = b->B;
   double rho = b->rho;
 
-  /* Warm start: the store keeps lambda = rho u, which does not change with rho. */
-  for (size_t i = 0; i < (size_t)k * B; i++) c->U[i] /= rho;
+  /* Warm start from the store, which keeps lambda = rho u (independent of rho): taken from it
+   * on every call, so that ADMM run twice on one selected batch (after a new factor, say)
+   * continues from the first run's state instead of dividing an already scaled dual again. */
+  for (int j = 0; j < B; j++) {
+    size_t t = c->idx[j];
+    memcpy(c->Z + (size_t)j * k, c->Zall + t * k, (size_t)k * sizeof(double));
+    for (int i = 0; i < k; i++) c->U[(size_t)j * k + i] = c->Lall[t * k + i] / rho;
+  }
   memcpy(c->C, c->Y, (size_t)n * B * sizeof(double));
   lapack_int info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', n, B, c->L, n, c->C, n);
   if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: dpotrs info %d", (int)info);

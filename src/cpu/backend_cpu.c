@@ -156,14 +156,12 @@ static blorc_status cpu_set_data(blorc_backend *b, const double *X, const double
 static blorc_status cpu_select(blorc_backend *b, const size_t *idx, blorc_error *err) {
   (void)err;
   cpu_state *c = cpu_of(b);
-  size_t n = (size_t)b->n, k = (size_t)b->k;
+  size_t n = (size_t)b->n;
   for (int j = 0; j < b->B; j++) {
     size_t t = idx[j];
     c->idx[j] = t;
     memcpy(c->Y + j * n, c->Yall + t * n, n * sizeof(double));
     if (c->Xall) memcpy(c->X + j * n, c->Xall + t * n, n * sizeof(double));
-    memcpy(c->Z + j * k, c->Zall + t * k, k * sizeof(double));
-    memcpy(c->U + j * k, c->Lall + t * k, k * sizeof(double)); /* unscaled until admm */
     double s = 0;
     for (size_t i = 0; i < n; i++) s += c->Y[j * n + i] * c->Y[j * n + i];
     c->ynorm[j] = sqrt(s);
