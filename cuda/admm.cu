@@ -12,6 +12,7 @@
 
 #include "blorc/elementwise.h"
 #include "cuda_backend.h"
+#include "launch.h"
 
 namespace {
 
@@ -172,7 +173,7 @@ size_t cuda_admm_persistent_smem(int n, int k, int fixed) {
 
 static blorc_status z_minus_u(cuda_state *c, int k, int B, blorc_error *err) {
   size_t kB = (size_t)k * B;
-  diff_kernel<<<cuda_grid_for(kB), 256, 0, c->stream>>>(kB, c->Z, c->U, c->T);
+  BLORC_LAUNCH(diff_kernel, cuda_grid_for(kB), 256, 0, c->stream)(kB, c->Z, c->U, c->T);
   BLORC_CUDA_CHECK_LAUNCH("diff");
   return BLORC_OK;
 }
@@ -187,13 +188,15 @@ static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_
                                      cudaMemcpyDeviceToDevice, c->stream));
     BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, k, B, k, &one, c->Q, k, c->T,
                                    k, &one, c->V, k));
-    zu_kernel<<<B, tk, 0, c->stream>>>(k, 1.0 / rho, c->active, c->V, c->Z, c->U, c->D, c->r2);
+    BLORC_LAUNCH(zu_kernel, B, tk, 0, c->stream)
+    (k, 1.0 / rho, c->active, c->V, c->Z, c->U, c->D, c->r2);
     BLORC_CUDA_CHECK_LAUNCH("zu");
     if (!o->fixed && (it % o->check_every == 0 || it == o->max_iters)) {
       BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->W, n,
                                      c->D, k, &zero, c->R, n));
-      check_kernel<<<B, tn, 0, c->stream>>>(n, k, it, rho, o->tol, c->R, c->r2, c->ynorm, c->K,
-                                            c->C, c->T, c->Xout, c->iters, c->active);
+      BLORC_LAUNCH(check_kernel, B, tn, 0, c->stream)
+      (n, k, it, rho, o->tol, c->R, c->r2, c->ynorm, c->K, c->C, c->T, c->Xout, c->iters,
+       c->active);
       BLORC_CUDA_CHECK_LAUNCH("check");
       int left = thrust::reduce(thrust::cuda::par.on(c->stream), c->active, c->active + B, 0);
       if (left == 0) return BLORC_OK;
@@ -205,7 +208,7 @@ static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_
                                    cudaMemcpyDeviceToDevice, c->stream));
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->K, n, c->T, k,
                                  &one, c->Xa, n));
-  copy_active<<<B, tn, 0, c->stream>>>(n, c->active, c->Xa, c->Xout);
+  BLORC_LAUNCH(copy_active, B, tn, 0, c->stream)(n, c->active, c->Xa, c->Xout);
   BLORC_CUDA_CHECK_LAUNCH("copy_active");
   return BLORC_OK;
 }
@@ -216,9 +219,9 @@ static blorc_status admm_persistent_run(blorc_backend *b, const blorc_admm_opts 
   int n = b->n, k = b->k;
   BLORC_CUDA_CHECK(cudaFuncSetAttribute(admm_persistent,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  admm_persistent<<<b->B, cuda_threads_for(n > k ? n : k), smem, c->stream>>>(
-      n, k, c->W, c->K, c->Q, c->C, c->WC, c->Z, c->U, c->ynorm, b->rho, o->max_iters, o->tol,
-      o->fixed, o->check_every, c->Xout, c->iters, c->active);
+  BLORC_LAUNCH(admm_persistent, b->B, cuda_threads_for(n > k ? n : k), smem, c->stream)
+  (n, k, c->W, c->K, c->Q, c->C, c->WC, c->Z, c->U, c->ynorm, b->rho, o->max_iters, o->tol,
+   o->fixed, o->check_every, c->Xout, c->iters, c->active);
   BLORC_CUDA_CHECK_LAUNCH("admm_persistent");
   return BLORC_OK;
 }
@@ -229,7 +232,7 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
   int n = b->n, k = b->k, B = b->B;
   size_t kB = (size_t)k * B;
   // Warm start: the store keeps lambda = rho u; C = (I + rho W^T W)^{-1} y.
-  scale_kernel<<<cuda_grid_for(kB), 256, 0, c->stream>>>(kB, 1.0 / b->rho, c->U);
+  BLORC_LAUNCH(scale_kernel, cuda_grid_for(kB), 256, 0, c->stream)(kB, 1.0 / b->rho, c->U);
   BLORC_CUDA_CHECK_LAUNCH("scale");
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->C, c->Y, (size_t)n * B * sizeof(double),
                                    cudaMemcpyDeviceToDevice, c->stream));
@@ -242,7 +245,8 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
   const double one = 1, zero = 0;
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->C, n,
                                  &zero, c->WC, k));
-  init_flags<<<(B + 127) / 128, 128, 0, c->stream>>>(B, o->max_iters, c->iters, c->active);
+  BLORC_LAUNCH(init_flags, (B + 127) / 128, 128, 0, c->stream)
+  (B, o->max_iters, c->iters, c->active);
   BLORC_CUDA_CHECK_LAUNCH("init_flags");
   size_t smem = cuda_admm_persistent_smem(n, k, o->fixed);
   int persistent = o->variant == BLORC_ADMM_PERSISTENT ||
@@ -253,8 +257,8 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
                       "this device allows %zu (use the gemm variant)",
                       smem, n, k, c->smem_optin);
   BLORC_TRY(persistent ? admm_persistent_run(b, o, smem, err) : admm_gemm(b, o, err));
-  scatter_kernel<<<B, cuda_threads_for(k), 0, c->stream>>>(k, b->rho, c->idx, c->Z, c->U, c->Zall,
-                                                           c->Lall);
+  BLORC_LAUNCH(scatter_kernel, B, cuda_threads_for(k), 0, c->stream)
+  (k, b->rho, c->idx, c->Z, c->U, c->Zall, c->Lall);
   BLORC_CUDA_CHECK_LAUNCH("scatter");
   auto pol = thrust::cuda::par.on(c->stream);
   st->iters_total = thrust::reduce(pol, c->iters, c->iters + B, 0LL);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cuda_backend.h"
+#include "launch.h"
 
 namespace {
 
@@ -171,8 +172,8 @@ blorc_status cuda_select(blorc_backend *b, const size_t *idx, blorc_error *err) 
   cuda_state *c = cuda_of(b);
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->idx, idx, (size_t)b->B * sizeof(size_t),
                                    cudaMemcpyHostToDevice, c->stream));
-  gather_kernel<<<b->B, 128, 0, c->stream>>>(b->n, b->k, c->idx, c->Yall, c->Xall, c->Zall, c->Lall,
-                                             c->Y, c->X, c->Z, c->U, c->ynorm);
+  BLORC_LAUNCH(gather_kernel, b->B, 128, 0, c->stream)
+  (b->n, b->k, c->idx, c->Yall, c->Xall, c->Zall, c->Lall, c->Y, c->X, c->Z, c->U, c->ynorm);
   BLORC_CUDA_CHECK_LAUNCH("gather");
   // idx lives on the host side only for this call: finish before it may change.
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));

@@ -2,6 +2,7 @@
 // h = P_N g, the loss, and w = V_r S_r^-2 V_r^T (q and g); a and b = mask0 .* (W w) follow as
 // GEMMs over the batch, as in src/cpu/closed_form.c.
 #include "cuda_backend.h"
+#include "launch.h"
 
 namespace {
 
@@ -84,7 +85,7 @@ static blorc_status masked_w_times(cuda_state *c, int n, int k, int B, const dou
   BLORC_CUBLAS_CHECK(
       cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, w, n, &zero, out, k));
   size_t len = (size_t)k * B;
-  mask_kernel<<<cuda_grid_for(len), 256, 0, c->stream>>>(len, c->S, out);
+  BLORC_LAUNCH(mask_kernel, cuda_grid_for(len), 256, 0, c->stream)(len, c->S, out);
   BLORC_CUDA_CHECK_LAUNCH("mask");
   return BLORC_OK;
 }
@@ -96,9 +97,9 @@ blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
   if (smem > 48 * 1024)
     BLORC_CUDA_CHECK(cudaFuncSetAttribute(closed_form_kernel,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  closed_form_kernel<<<B, cuda_threads_for(n), smem, c->stream>>>(
-      n, k, kn, b->has_clean, c->W, c->S, c->Y, c->X, c->Vs, c->sv, c->rank, c->Xs, c->H, c->Wq,
-      c->Wg, c->loss);
+  BLORC_LAUNCH(closed_form_kernel, B, cuda_threads_for(n), smem, c->stream)
+  (n, k, kn, b->has_clean, c->W, c->S, c->Y, c->X, c->Vs, c->sv, c->rank, c->Xs, c->H, c->Wq, c->Wg,
+   c->loss);
   BLORC_CUDA_CHECK_LAUNCH("closed_form");
   BLORC_TRY(masked_w_times(c, n, k, B, c->Wq, c->A, err));
   if (b->has_clean) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));

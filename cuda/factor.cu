@@ -1,6 +1,7 @@
 // Stage 1 on the GPU: Cholesky of I + rho W^T W (cuSOLVER potrf), K = rho (I + rho W^T W)^{-1}
 // W^T (potrs) and Q = W K (cuBLAS), as src/cpu/factor.c does on the host.
 #include "cuda_backend.h"
+#include "launch.h"
 
 namespace {
 
@@ -40,7 +41,7 @@ blorc_status cuda_factor(blorc_backend *b, blorc_error *err) {
   BLORC_CUBLAS_CHECK(cublasDsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k, &rho, c->W, n,
                                  &zero, c->L, n));
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->info, 0, sizeof(int), c->stream));
-  add_identity_check<<<n, 64, 0, c->stream>>>(n, c->L, c->info);
+  BLORC_LAUNCH(add_identity_check, n, 64, 0, c->stream)(n, c->L, c->info);
   BLORC_CUDA_CHECK_LAUNCH("add_identity_check");
   int bad = 0;
   BLORC_CUDA_CHECK(cudaMemcpyAsync(&bad, c->info, sizeof bad, cudaMemcpyDeviceToHost, c->stream));
@@ -51,7 +52,7 @@ blorc_status cuda_factor(blorc_backend *b, blorc_error *err) {
   BLORC_CUSOLVER_CHECK(cusolverDnDpotrf(c->solver, CUBLAS_FILL_MODE_LOWER, n, c->L, n,
                                         c->potrf_work, c->potrf_lwork, c->info));
   BLORC_TRY(check_info(c, "Cholesky (cusolverDnDpotrf)", err));
-  scale_copy<<<64, 256, 0, c->stream>>>((size_t)n * k, rho, c->W, c->K);
+  BLORC_LAUNCH(scale_copy, 64, 256, 0, c->stream)((size_t)n * k, rho, c->W, c->K);
   BLORC_CUDA_CHECK_LAUNCH("scale_copy");
   BLORC_CUSOLVER_CHECK(
       cusolverDnDpotrs(c->solver, CUBLAS_FILL_MODE_LOWER, n, k, c->L, n, c->K, n, c->info));

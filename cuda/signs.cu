@@ -1,6 +1,7 @@
 // Stage 3 on the GPU: s = tsign(W x, gamma), computed on the device.
 #include "blorc/elementwise.h"
 #include "cuda_backend.h"
+#include "launch.h"
 
 namespace {
 __global__ void sign_kernel(size_t len, double gamma, const double *V, double *S) {
@@ -17,7 +18,7 @@ blorc_status cuda_signs(blorc_backend *b, double gamma, blorc_error *err) {
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->Xout,
                                  n, &zero, c->V, k));
   size_t len = (size_t)k * B;
-  sign_kernel<<<cuda_grid_for(len), 256, 0, c->stream>>>(len, gamma, c->V, c->S);
+  BLORC_LAUNCH(sign_kernel, cuda_grid_for(len), 256, 0, c->stream)(len, gamma, c->V, c->S);
   BLORC_CUDA_CHECK_LAUNCH("sign");
   return BLORC_OK;
 }

@@ -6,6 +6,7 @@
 // to high relative accuracy, so the rank decision sigma_i > rel_tol sigma_1 matches the CPU's;
 // Gram-matrix methods (gesvda, syevBatched on W0m^T W0m) would blur it below 1e-8.
 #include "cuda_backend.h"
+#include "launch.h"
 
 namespace {
 
@@ -109,8 +110,8 @@ blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
   if (b->k > 1024)
     return blorc_fail(err, BLORC_EINVAL, "svd: k = %d rows; the CUDA Jacobi SVD handles up to 1024",
                       b->k);
-  jacobi_svd<<<b->B, kThreads, 0, c->stream>>>(b->n, b->k, b->kn, c->W, c->S, c->svd_work, c->sv,
-                                               c->Vs, c->rank, rel_tol);
+  BLORC_LAUNCH(jacobi_svd, b->B, kThreads, 0, c->stream)
+  (b->n, b->k, b->kn, c->W, c->S, c->svd_work, c->sv, c->Vs, c->rank, rel_tol);
   BLORC_CUDA_CHECK_LAUNCH("jacobi_svd");
   return BLORC_OK;
 }

@@ -1,0 +1,105 @@
+// The emulated device behind cuda/emu/include/cuda_runtime.h: its allocation table, memory
+// limit, last error, per-kernel attributes and the schedule launches run under; and
+// make_launcher, which BLORC_LAUNCH (cuda/launch.h) expands to in the cuda-emu build.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "include/cuda_runtime.h"
+
+namespace blorc_emu {
+
+// True when p lies in (or one past the end of) a live cudaMalloc allocation.
+bool device_owns(const void *p);
+// Emulated device memory (141 GB by default, or BLORC_EMU_DEVICE_MEMORY bytes); tests lower it
+// to exhaust it. Allocations beyond it fail with cudaErrorMemoryAllocation.
+void set_device_memory(size_t bytes);
+// Records e as the last error with a message, printed on stderr (a launch that a GPU would
+// fail or hang on is loud); returns e.
+cudaError_t record_error(cudaError_t e, const std::string &message);
+// The message of the last recorded error ("" after cudaGetLastError cleared it).
+std::string last_error_message();
+// The dynamic shared memory a kernel opted into with cudaFuncSetAttribute (48 KB default).
+size_t max_dynamic_shared(const void *kernel);
+// Schedule of every launch: BLORC_EMU_SCHEDULE=inorder|reversed|shuffled[:SEED] at first use,
+// or set here (tests).
+LaunchOptions launch_options();
+void set_launch_options(const LaunchOptions &o);
+
+constexpr size_t kDefaultDynamicShared = 48 * 1024;
+constexpr size_t kOptinDynamicShared =
+    227 * 1024;  // H200's cudaDevAttrMaxSharedMemoryPerBlockOptin
+
+template <typename T>
+bool host_pointer(const T &) {
+  return false;
+}
+template <typename T>
+bool host_pointer(T *p) {
+  return p != nullptr && !device_owns(p);
+}
+
+template <typename... P>
+class Launcher {
+ public:
+  Launcher(const char *name, void (*fn)(P...), dim3 grid, dim3 block, size_t smem,
+           cudaStream_t stream)
+      : name_(name), fn_(fn), grid_(grid), block_(block), smem_(smem) {
+    (void)stream;  // streams are synchronous
+  }
+  template <typename... A>
+  void operator()(A &&...args) const {
+    std::tuple<P...> a(std::forward<A>(args)...);  // converted as a real launch converts them
+    if (!configuration_ok()) return;
+    if (!pointers_ok(a, std::index_sequence_for<P...>{})) return;
+    std::string err;
+    if (!launch(
+            name_, grid_, block_, smem_, [&] { std::apply(fn_, a); }, launch_options(), &err))
+      record_error(cudaErrorLaunchFailure, err);
+  }
+
+ private:
+  bool configuration_ok() const {
+    std::string at = std::string("kernel ") + name_ + ": ";
+    unsigned threads = block_.x * block_.y * block_.z;
+    if (grid_.x * grid_.y * grid_.z == 0 || threads == 0)
+      return !record_error(cudaErrorInvalidConfiguration, at + "empty grid or block");
+    if (threads > 1024 || block_.z > 64)
+      return !record_error(cudaErrorInvalidConfiguration,
+                           at + std::to_string(threads) + " threads per block, at most 1024");
+    size_t cap = max_dynamic_shared(reinterpret_cast<const void *>(fn_));
+    if (smem_ > cap)
+      return !record_error(cudaErrorInvalidValue,
+                           at + std::to_string(smem_) + " bytes of dynamic shared memory, " +
+                               std::to_string(cap) +
+                               " allowed (more needs cudaFuncSetAttribute, at most " +
+                               std::to_string(kOptinDynamicShared) + ")");
+    return true;
+  }
+  template <typename Tuple, size_t... I>
+  bool pointers_ok(const Tuple &a, std::index_sequence<I...>) const {
+    int bad = -1;
+    ((bad < 0 && host_pointer(std::get<I>(a)) ? (void)(bad = (int)I) : (void)0), ...);
+    if (bad < 0) return true;
+    record_error(cudaErrorInvalidDevicePointer,
+                 std::string("kernel ") + name_ + ": argument " + std::to_string(bad + 1) +
+                     " is a pointer outside every cudaMalloc allocation (host memory?)");
+    return false;
+  }
+  const char *name_;
+  void (*fn_)(P...);
+  dim3 grid_, block_;
+  size_t smem_;
+};
+
+template <typename... P>
+Launcher<P...> make_launcher(const char *name, void (*fn)(P...), dim3 grid, dim3 block, size_t smem,
+                             cudaStream_t stream) {
+  return Launcher<P...>(name, fn, grid, block, smem, stream);
+}
+
+}  // namespace blorc_emu
