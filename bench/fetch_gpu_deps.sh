@@ -10,5 +10,6 @@ cd .deps
 apt-get download \
   libopenblas0-openmp libopenblas-openmp-dev libopenblas-dev \
   liblapacke liblapacke-dev liblapack3 libblas3 libgfortran5 libtmglib3 \
-  libgtest-dev googletest libinih1 libinih-dev libpng16-16 libpng-dev zlib1g-dev ninja-build
+  libgtest-dev googletest libinih1 libinih-dev libpng16-16 libpng-dev zlib1g-dev ninja-build \
+  libboost-context-dev libboost-context1.74-dev libboost-context1.74.0 libboost1.74-dev libboost-dev
 ls -la

@@ -118,7 +118,7 @@ __global__ void admm_persistent(int n, int k, const double *W, const double *K, 
                                 const double *C, const double *WC, double *Z, double *U,
                                 const double *ynorm, double rho, int max_iters, double tol,
                                 int fixed, int check_every, double *Xout, int *iters, int *active) {
-  extern __shared__ double sm[];
+  BLORC_DYNAMIC_SHARED(double, sm);
   const int tid = threadIdx.x, j = blockIdx.x;
   double *sQ = sm, *sW = sQ + (size_t)k * k, *z = sW + (fixed ? 0 : (size_t)n * k);
   double *u = z + k, *t = u + k, *dz = t + k, *wc = dz + k, *red = wc + k;
@@ -198,7 +198,7 @@ static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_
       (n, k, it, rho, o->tol, c->R, c->r2, c->ynorm, c->K, c->C, c->T, c->Xout, c->iters,
        c->active);
       BLORC_CUDA_CHECK_LAUNCH("check");
-      int left = thrust::reduce(thrust::cuda::par.on(c->stream), c->active, c->active + B, 0);
+      int left = thrust::reduce(BLORC_THRUST_ON(c->stream), c->active, c->active + B, 0);
       if (left == 0) return BLORC_OK;
     }
     if (it < o->max_iters) BLORC_TRY(z_minus_u(c, k, B, err));
@@ -260,7 +260,7 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
   BLORC_LAUNCH(scatter_kernel, B, cuda_threads_for(k), 0, c->stream)
   (k, b->rho, c->idx, c->Z, c->U, c->Zall, c->Lall);
   BLORC_CUDA_CHECK_LAUNCH("scatter");
-  auto pol = thrust::cuda::par.on(c->stream);
+  auto pol = BLORC_THRUST_ON(c->stream);
   st->iters_total = thrust::reduce(pol, c->iters, c->iters + B, 0LL);
   st->iters_max = thrust::reduce(pol, c->iters, c->iters + B, 0, thrust::maximum<int>());
   st->at_cap = o->max_iters > 0 ? thrust::reduce(pol, c->active, c->active + B, 0) : 0;

@@ -39,7 +39,7 @@ __global__ void closed_form_kernel(int n, int k, int kn, int clean, const double
                                    const double *S, const double *Y, const double *X,
                                    const double *Vs, const double *sv, const int *rank, double *Xs,
                                    double *H, double *Wq, double *Wg, double *loss) {
-  extern __shared__ double sm[];
+  BLORC_DYNAMIC_SHARED(double, sm);
   double *q = sm, *g = q + n, *coef = g + n;
   const int j = blockIdx.x, r = rank[j];
   const double *s = S + (size_t)j * k, *V = Vs + (size_t)j * n * kn, *svj = sv + (size_t)j * kn;

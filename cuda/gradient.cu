@@ -4,6 +4,7 @@
 #include <thrust/reduce.h>
 
 #include "cuda_backend.h"
+#include "launch.h"
 
 blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err) {
   cuda_state *c = cuda_of(b);
@@ -16,7 +17,7 @@ blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err) {
                                  k, &zero, c->G, n));
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, n, k, B, &scale, c->Xs, n,
                                  c->Bv, k, &one, c->G, n));
-  double sum = thrust::reduce(thrust::cuda::par.on(c->stream), c->loss, c->loss + B, 0.0);
+  double sum = thrust::reduce(BLORC_THRUST_ON(c->stream), c->loss, c->loss + B, 0.0);
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   *loss = sum / B;
   return BLORC_OK;

@@ -1,12 +1,21 @@
-// The one construct that differs between the CUDA build and the cuda-emu build: a kernel
-// launch. BLORC_LAUNCH(kernel, grid, block, smem, stream)(args...) is the chevron launch under
-// nvcc, and the emulated device's checked launch elsewhere (cuda/emu/emu_device.h).
+// What the CUDA build and the cuda-emu build spell differently, in one place:
+// - BLORC_LAUNCH(kernel, grid, block, smem, stream)(args...): the chevron launch under nvcc,
+//   the emulated device's checked launch elsewhere (cuda/emu/emu_device.h);
+// - BLORC_DYNAMIC_SHARED(type, name): `extern __shared__ type name[]`, which has no C++
+//   spelling, and in emulation a pointer to the block's dynamic shared memory;
+// - BLORC_THRUST_ON(stream): the Thrust execution policy, thrust::cuda::par.on(stream) or
+//   Thrust's CPP device system in emulation.
 #pragma once
 
 #ifdef BLORC_CUDA_EMU
 #include "emu/emu_device.h"
 #define BLORC_LAUNCH(kernel, grid, block, smem, stream) \
   ::blorc_emu::make_launcher(#kernel, kernel, grid, block, smem, stream)
+#define BLORC_DYNAMIC_SHARED(type, name) \
+  type *name = static_cast<type *>(::blorc_emu::dynamic_shared())
+#define BLORC_THRUST_ON(stream) thrust::cpp::par
 #else
 #define BLORC_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
+#define BLORC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define BLORC_THRUST_ON(stream) thrust::cuda::par.on(stream)
 #endif

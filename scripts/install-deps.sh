@@ -6,7 +6,8 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS=(cmake ninja-build gcc g++ pkg-config
-      libopenblas-openmp-dev liblapacke-dev libgtest-dev libinih-dev libpng-dev)
+      libopenblas-openmp-dev liblapacke-dev libgtest-dev libinih-dev libpng-dev
+      libboost-context-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

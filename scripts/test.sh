@@ -5,6 +5,8 @@
 #   scripts/test.sh fallback   the CPU tests again on OpenBLAS's generic SSE3 (Prescott)
 #                              kernels, which it falls back to on CPU models it does not know,
 #                              and on the kernels blorc then selects
+#   scripts/test.sh cuda-emu   the CUDA backend's sources built with g++ against the CPU
+#                              emulation (cuda/emu), and its gpu tests under two schedules
 #   scripts/test.sh cuda       configure and compile the cuda preset and run its CPU tests
 #                              (the gpu-labelled tests run on GPU hosts: bench/gpu_check.sh)
 #   scripts/test.sh install [BUILD]  install a build (default build/cpu) into a temporary
@@ -27,6 +29,13 @@ case "$mode" in
     # ... and on the kernels blorc selects when OpenBLAS falls back by itself.
     env -u OPENBLAS_CORETYPE BLORC_EMULATE_BLAS_FALLBACK=1 ctest --preset cpu
     ;;
+  cuda-emu)
+    cmake --preset cuda-emu
+    cmake --build --preset cuda-emu
+    # Threads of a block in order, then shuffled: a result that depends on it is a race.
+    BLORC_EMU_SCHEDULE=inorder ctest --test-dir build/cuda-emu -L gpu --output-on-failure
+    BLORC_EMU_SCHEDULE=shuffled:7 ctest --test-dir build/cuda-emu -L gpu --output-on-failure
+    ;;
   cuda)
     if ! command -v nvcc >/dev/null 2>&1; then
       echo "test.sh: nvcc not found; skipping the CUDA build"
@@ -47,7 +56,7 @@ case "$mode" in
     test -s "$prefix/run/W.npy"
     ;;
   *)
-    echo "usage: scripts/test.sh [cpu|sanitize|fallback|cuda|install [BUILD]]" >&2
+    echo "usage: scripts/test.sh [cpu|sanitize|fallback|cuda-emu|cuda|install [BUILD]]" >&2
     exit 2
     ;;
 esac

@@ -15,7 +15,10 @@ const char *blorc_version(void) {
 }
 
 const char *blorc_build_info(void) {
-#ifdef BLORC_WITH_CUDA
+#if defined(BLORC_CUDA_EMU)
+  return "CUDA emulated on the CPU (cuda-emu: test infrastructure, slow), BLAS " BLORC_BLAS_NAME
+         ", LAPACKE";
+#elif defined(BLORC_WITH_CUDA)
   return "CUDA on (architectures " BLORC_CUDA_ARCHS "), BLAS " BLORC_BLAS_NAME ", LAPACKE";
 #else
   return "CUDA off (CPU fallback), BLAS " BLORC_BLAS_NAME ", LAPACKE";

@@ -5,9 +5,42 @@
 // infrastructure that lets cuda/*.cu run, unchanged but for BLORC_LAUNCH, where no GPU is.
 #pragma once
 
+#include <math.h>  // nvcc makes the math functions visible in device code
+
 #include <cstddef>
 
 #include "../emu_launch.h"
+
+// CCCL finds these stand-ins as the toolkit (cuda_runtime_api.h) and specialises its tuple
+// interface for the vector types; 12.0 keeps it to the ones defined below.
+#define CUDART_VERSION 12000
+
+#define BLORC_EMU_VECTOR(name, type) \
+  struct name##1 {                   \
+    type x;                          \
+  };                                 \
+  struct name##2 {                   \
+    type x, y;                       \
+  };                                 \
+  struct name##3 {                   \
+    type x, y, z;                    \
+  };                                 \
+  struct name##4 {                   \
+    type x, y, z, w;                 \
+  };
+BLORC_EMU_VECTOR(char, signed char)
+BLORC_EMU_VECTOR(uchar, unsigned char)
+BLORC_EMU_VECTOR(short, short)
+BLORC_EMU_VECTOR(ushort, unsigned short)
+BLORC_EMU_VECTOR(int, int)
+BLORC_EMU_VECTOR(uint, unsigned int)
+BLORC_EMU_VECTOR(long, long)
+BLORC_EMU_VECTOR(ulong, unsigned long)
+BLORC_EMU_VECTOR(longlong, long long)
+BLORC_EMU_VECTOR(ulonglong, unsigned long long)
+BLORC_EMU_VECTOR(float, float)
+BLORC_EMU_VECTOR(double, double)
+#undef BLORC_EMU_VECTOR
 
 // Qualifiers: every function is an ordinary host function here.
 #define __global__
