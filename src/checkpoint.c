@@ -79,12 +79,13 @@ blorc_status blorc_checkpoint_save(const char *run_dir, const blorc_checkpoint *
   struct dirent *de;
   while (d && (de = readdir(d)))
     if ((strncmp(de->d_name, "epoch-", 6) == 0 && strcmp(de->d_name, name) != 0) ||
-        strncmp(de->d_name, ".epoch-", 7) == 0 || strstr(de->d_name, ".tmp.")) {
-      /* Superseded checkpoints, and what a killed writer left half-written. */
+        strncmp(de->d_name, ".epoch-", 7) == 0) {
+      /* Superseded checkpoints, and checkpoint directories a killed run left half-written. */
       snprintf(path, sizeof path, "%s/%s", base, de->d_name);
       blorc_remove_tree(path);
     }
   if (d) closedir(d);
+  blorc_remove_stale_temps(base); /* a `latest` a killed writer left half-written */
   return BLORC_OK;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "emu_device.h"
 #include "include/cusolverDn.h"
@@ -25,10 +26,35 @@ bool on_device(const double *p, long rows, long cols, long ld) {
   return blorc_emu::device_owns(p) && blorc_emu::device_owns(p + (cols - 1) * ld + rows - 1);
 }
 
-cublasStatus_t blas_fail(const char *call, const std::string &why) {
+// A bad argument to a cuBLAS or cuSOLVER call: said on stderr like every emulated error, but
+// reported through the library's status, not left as the runtime's last error.
+void bad_argument(const char *call, const std::string &why) {
   blorc_emu::record_error(cudaErrorInvalidValue, std::string(call) + ": " + why);
-  (void)cudaGetLastError();  // cuBLAS reports through its status, not the runtime's error
+  (void)cudaGetLastError();
+}
+
+cublasStatus_t blas_fail(const char *call, const std::string &why) {
+  bad_argument(call, why);
   return CUBLAS_STATUS_INVALID_VALUE;
+}
+
+// Both libraries' handles only remember their stream (calls run synchronously).
+template <typename Handle, typename Status>
+Status create_handle(Handle *h, Status ok) {
+  *h = new std::remove_pointer_t<Handle>{nullptr};
+  return ok;
+}
+template <typename Handle, typename Status>
+Status destroy_handle(Handle h, Status ok, Status not_initialized) {
+  if (!h) return not_initialized;
+  delete h;
+  return ok;
+}
+template <typename Handle, typename Status>
+Status set_handle_stream(Handle h, cudaStream_t stream, Status ok, Status not_initialized) {
+  if (!h) return not_initialized;
+  h->stream = stream;
+  return ok;
 }
 
 CBLAS_TRANSPOSE op(cublasOperation_t t) {
@@ -47,20 +73,15 @@ bool host_scalar(const double *p) {
 }  // namespace
 
 cublasStatus_t cublasCreate(cublasHandle_t *handle) {
-  *handle = new blorc_emu_cublas{nullptr};
-  return CUBLAS_STATUS_SUCCESS;
+  return create_handle(handle, CUBLAS_STATUS_SUCCESS);
 }
 
 cublasStatus_t cublasDestroy(cublasHandle_t handle) {
-  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
-  delete handle;
-  return CUBLAS_STATUS_SUCCESS;
+  return destroy_handle(handle, CUBLAS_STATUS_SUCCESS, CUBLAS_STATUS_NOT_INITIALIZED);
 }
 
 cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {
-  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
-  handle->stream = stream;
-  return CUBLAS_STATUS_SUCCESS;
+  return set_handle_stream(handle, stream, CUBLAS_STATUS_SUCCESS, CUBLAS_STATUS_NOT_INITIALIZED);
 }
 
 cublasStatus_t cublasDgemm(cublasHandle_t handle, cublasOperation_t transa,
@@ -133,8 +154,7 @@ cublasStatus_t cublasDgeam(cublasHandle_t handle, cublasOperation_t transa,
 namespace {
 
 cusolverStatus_t solver_fail(const char *call, const std::string &why) {
-  blorc_emu::record_error(cudaErrorInvalidValue, std::string(call) + ": " + why);
-  (void)cudaGetLastError();
+  bad_argument(call, why);
   return CUSOLVER_STATUS_INVALID_VALUE;
 }
 
@@ -145,20 +165,16 @@ bool uplo_ok(cublasFillMode_t u) {
 }  // namespace
 
 cusolverStatus_t cusolverDnCreate(cusolverDnHandle_t *handle) {
-  *handle = new blorc_emu_cusolver{nullptr};
-  return CUSOLVER_STATUS_SUCCESS;
+  return create_handle(handle, CUSOLVER_STATUS_SUCCESS);
 }
 
 cusolverStatus_t cusolverDnDestroy(cusolverDnHandle_t handle) {
-  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
-  delete handle;
-  return CUSOLVER_STATUS_SUCCESS;
+  return destroy_handle(handle, CUSOLVER_STATUS_SUCCESS, CUSOLVER_STATUS_NOT_INITIALIZED);
 }
 
 cusolverStatus_t cusolverDnSetStream(cusolverDnHandle_t handle, cudaStream_t stream) {
-  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
-  handle->stream = stream;
-  return CUSOLVER_STATUS_SUCCESS;
+  return set_handle_stream(handle, stream, CUSOLVER_STATUS_SUCCESS,
+                           CUSOLVER_STATUS_NOT_INITIALIZED);
 }
 
 // The workspace the emulation asks for: n doubles (the real size differs; callers must use the
