@@ -26,8 +26,14 @@ case "$mode" in
     cmake --preset cpu
     cmake --build --preset cpu
     OPENBLAS_CORETYPE=Prescott ctest --preset cpu
-    # ... and on the kernels blorc selects when OpenBLAS falls back by itself.
-    env -u OPENBLAS_CORETYPE BLORC_EMULATE_BLAS_FALLBACK=1 ctest --preset cpu
+    # ... and on the kernels blorc selects when OpenBLAS falls back by itself, unless this
+    # machine's environment pins the kernels (some CPUs crash or miscompute on OpenBLAS's
+    # own choice): blorc never overrides that, so neither does the test.
+    if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+      echo "test.sh: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE is set here; skipping the run on the kernels blorc would select"
+    else
+      BLORC_EMULATE_BLAS_FALLBACK=1 ctest --preset cpu
+    fi
     ;;
   cuda-emu)
     found=0
