@@ -54,7 +54,7 @@ __global__ void diff_kernel(size_t len, const double *Z, const double *U, double
 // dual-residual GEMM leaves them alone.
 __global__ void zu_kernel(int k, double inv_rho, const int *active, const double *V, double *Z,
                           double *U, double *D, double *r2) {
-  __shared__ double red[33];
+  BLORC_SHARED(double, red, 33);
   int j = blockIdx.x;
   size_t off = (size_t)j * k;
   if (!active[j]) {
@@ -82,7 +82,7 @@ __global__ void check_kernel(int n, int k, int it, double rho, double tol, const
                              const double *r2, const double *ynorm, const double *K,
                              const double *C, const double *T, double *Xout, int *iters,
                              int *active) {
-  __shared__ double red[33];
+  BLORC_SHARED(double, red, 33);
   int j = blockIdx.x;
   if (!active[j]) return;
   double s = 0;

@@ -146,7 +146,7 @@ __global__ void gather_kernel(int n, int k, const size_t *idx, const double *Yal
                               double *X, double *Z, double *U, double *ynorm) {
   int j = blockIdx.x;
   size_t t = idx[j];
-  __shared__ double part[32];
+  BLORC_SHARED(double, part, 32);
   double s = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     double y = Yall[t * n + i];

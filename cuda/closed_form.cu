@@ -57,7 +57,7 @@ __global__ void closed_form_kernel(int n, int k, int kn, int clean, const double
     g[i] = q[i] - X[(size_t)j * n + i];
     l += g[i] * g[i];
   }
-  __shared__ double red[33];
+  BLORC_SHARED(double, red, 33);
   l = warp_sum(l);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = l;
   __syncthreads();

@@ -3,6 +3,8 @@
 //   the emulated device's checked launch elsewhere (cuda/emu/emu_device.h);
 // - BLORC_DYNAMIC_SHARED(type, name): `extern __shared__ type name[]`, which has no C++
 //   spelling, and in emulation a pointer to the block's dynamic shared memory;
+// - BLORC_SHARED(type, name, count): `__shared__ type name[count]`; in emulation a pointer to
+//   the block's own copy, with guard bytes and counted against the shared-memory limits;
 // - BLORC_THRUST_ON(stream): the Thrust execution policy, thrust::cuda::par.on(stream) or
 //   Thrust's CPP device system in emulation.
 #pragma once
@@ -13,9 +15,14 @@
   ::blorc_emu::make_launcher(#kernel, kernel, grid, block, smem, stream)
 #define BLORC_DYNAMIC_SHARED(type, name) \
   type *name = static_cast<type *>(::blorc_emu::dynamic_shared())
+#define BLORC_SHARED(type, name, count)                              \
+  static const char blorc_shared_site_##name = 0;                    \
+  type *const name = static_cast<type *>(::blorc_emu::static_shared( \
+      &blorc_shared_site_##name, #name, sizeof(type) * (size_t)(count)))
 #define BLORC_THRUST_ON(stream) thrust::cpp::par
 #else
 #define BLORC_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
 #define BLORC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define BLORC_SHARED(type, name, count) __shared__ type name[count]
 #define BLORC_THRUST_ON(stream) thrust::cuda::par.on(stream)
 #endif

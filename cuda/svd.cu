@@ -20,9 +20,10 @@ __device__ double warp_sum(double v) {
 
 __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *S, double *work,
                            double *sv, double *Vs, int *rank, double rel_tol) {
-  __shared__ int cols[1024];  // packed column -> row of W (k <= 1024 checked by the caller)
-  __shared__ int k0s, rotated;
-  __shared__ double norms[1024];
+  BLORC_SHARED(int, cols, 1024);  // packed column -> row of W (k <= 1024 checked by the caller)
+  BLORC_SHARED(int, k0s, 1);
+  BLORC_SHARED(int, rotated, 1);
+  BLORC_SHARED(double, norms, 1024);
   const int j = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5,
             nwarps = blockDim.x >> 5;
   const double *s = S + (size_t)j * k;
@@ -31,10 +32,10 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
     int m = 0;
     for (int i = 0; i < k; i++)
       if (s[i] == 0.0) cols[m++] = i;
-    k0s = m;
+    k0s[0] = m;
   }
   __syncthreads();
-  const int k0 = k0s;
+  const int k0 = k0s[0];
   for (int e = threadIdx.x; e < n * k0; e += blockDim.x) {
     int i = e % n, q = e / n;
     A[(size_t)q * n + i] = W[(size_t)cols[q] * n + i];  // column q of A = row cols[q] of W
@@ -43,7 +44,7 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
   // Round-robin ordering: m (even) players, m - 1 rounds of m / 2 disjoint pairs.
   const int m = k0 + (k0 & 1);
   for (int sweep = 0; sweep < kSweeps && k0 > 1; sweep++) {
-    if (threadIdx.x == 0) rotated = 0;
+    if (threadIdx.x == 0) rotated[0] = 0;
     __syncthreads();
     for (int round = 0; round < m - 1; round++) {
       for (int pair = warp; pair < m / 2; pair += nwarps) {
@@ -65,11 +66,11 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
           ap[i] = cs * x - sn * y;
           aq[i] = sn * x + cs * y;
         }
-        if (lane == 0) rotated = 1;
+        if (lane == 0) rotated[0] = 1;
       }
       __syncthreads();
     }
-    if (!rotated) break;
+    if (!rotated[0]) break;
     __syncthreads();
   }
   // Column norms are the singular values; sort them descending with their columns.
@@ -93,10 +94,10 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
     for (int q = 0; q < kn; q++) svj[q] = q < mk ? norms[cols[q]] : 0.0;
     while (r < mk && svj[r] > rel_tol * top) r++;
     rank[j] = r;
-    k0s = r;
+    k0s[0] = r;
   }
   __syncthreads();
-  const int r = k0s;
+  const int r = k0s[0];
   for (int e = threadIdx.x; e < n * kn; e += blockDim.x) {
     int i = e % n, q = e / n;
     V[e] = q < r ? A[(size_t)cols[q] * n + i] / norms[cols[q]] : 0.0;

@@ -182,7 +182,9 @@ TEST(EmuLaunch, IndicesCoverTheGridOnce) {
   EXPECT_TRUE(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
 }
 
-TEST(EmuLaunch, DynamicSharedMemoryIsPerBlockAndZeroed) {
+// Uninitialised shared memory holds anything on a GPU; here it holds 0xff bytes (NaN, -1),
+// so a kernel that reads before it writes sees garbage rather than a convenient zero.
+TEST(EmuLaunch, DynamicSharedMemoryIsPerBlockAndStartsAsGarbage) {
   std::vector<int> first(4, -1);
   std::string err;
   ASSERT_TRUE(blorc_emu::launch(
@@ -190,13 +192,76 @@ TEST(EmuLaunch, DynamicSharedMemoryIsPerBlockAndZeroed) {
       [&] {
         int *sh = static_cast<int *>(blorc_emu::dynamic_shared());
         unsigned t = blorc_emu::thread_idx().x, b = blorc_emu::block_idx().x;
-        if (t == 0) first[b] = sh[7];  // zero: nothing of another block's is left
+        if (t == 0) first[b] = sh[7];  // nothing of another block's is left
         blorc_emu::sync_threads();
         sh[t] = (int)(b * 100 + t);
       },
       with(Schedule::Shuffled), &err))
       << err;
-  EXPECT_EQ(first, std::vector<int>(4, 0));
+  EXPECT_EQ(first, std::vector<int>(4, -1));
+}
+
+TEST(EmuLaunch, StaticSharedArraysArePerBlockAndNamedWhenOverrun) {
+  static const char site = 0;
+  std::vector<double> out(3, 0);
+  std::string err;
+  // Each block accumulates into its own copy: another block's values never leak in.
+  ASSERT_TRUE(blorc_emu::launch(
+      "own", {3}, {32}, 0,
+      [&] {
+        double *red = static_cast<double *>(blorc_emu::static_shared(&site, "red", 4 * 8));
+        unsigned t = blorc_emu::thread_idx().x, b = blorc_emu::block_idx().x;
+        if (t < 4) red[t] = b + t;
+        blorc_emu::sync_threads();
+        if (t == 0) out[b] = red[0] + red[1] + red[2] + red[3];
+      },
+      with(Schedule::Shuffled), &err))
+      << err;
+  EXPECT_EQ(out, (std::vector<double>{6, 10, 14}));
+  for (int index : {4, -1}) {  // one past the end, one before the start
+    blorc_emu::Failure why;
+    auto overrun = [&] {
+      return blorc_emu::launch(
+          "overrun", {2}, {32}, 0,
+          [&] {
+            double *red = static_cast<double *>(blorc_emu::static_shared(&site, "red", 4 * 8));
+            if (blorc_emu::thread_idx().x == 0) red[index] = 1;
+          },
+          with(Schedule::InOrder), &err, blorc_emu::SharedLimits{}, &why);
+    };
+#if defined(__SANITIZE_ADDRESS__)
+    // The guards are poisoned: AddressSanitizer stops the write itself, naming the line.
+    EXPECT_DEATH(overrun(), "use-after-poison");
+    continue;
+#endif
+    EXPECT_FALSE(overrun());
+    EXPECT_EQ(why, blorc_emu::Failure::SharedMemory);
+    EXPECT_TRUE(contains(err, index > 0 ? "past the end of shared array 'red' (32 bytes)"
+                                        : "before the start of shared array 'red'"))
+        << err;
+    EXPECT_TRUE(contains(err, "kernel overrun, block (0,0,0)")) << err;
+  }
+}
+
+TEST(EmuLaunch, StaticSharedMemoryCountsAgainstTheLimit) {
+  static const char site = 0;
+  auto body = [&] { (void)blorc_emu::static_shared(&site, "big", 1024); };
+  std::string err;
+  blorc_emu::Failure why;
+  // 1 KB static plus 48 KB dynamic: over the 48 KB a kernel gets without opting in.
+  EXPECT_FALSE(blorc_emu::launch("tight", {1}, {32}, 48 * 1024, body, with(Schedule::InOrder), &err,
+                                 blorc_emu::SharedLimits{}, &why));
+  EXPECT_EQ(why, blorc_emu::Failure::SharedMemory);
+  EXPECT_TRUE(contains(err, "1024 bytes of static shared memory (up to 'big')")) << err;
+  blorc_emu::SharedLimits opted;
+  opted.opted_in = true, opted.dynamic_attribute = 49 * 1024;
+  EXPECT_TRUE(
+      blorc_emu::launch("opted", {1}, {32}, 48 * 1024, body, with(Schedule::InOrder), &err, opted))
+      << err;
+  opted.dynamic_attribute = opted.optin_limit;  // opted into all of it: no room for static
+  EXPECT_FALSE(
+      blorc_emu::launch("full", {1}, {32}, 1024, body, with(Schedule::InOrder), &err, opted, &why));
+  EXPECT_TRUE(contains(err, "opt-in limit")) << err;
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ __device__ double block_sum(double v, double *red) {
 }
 
 __global__ void row_sums(int n, const double *X, double *out) {
-  __shared__ double red[33];
+  BLORC_SHARED(double, red, 33);
   double v = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) v += X[(size_t)blockIdx.x * n + i];
   double s = block_sum(v, red);

@@ -23,8 +23,9 @@ void set_device_memory(size_t bytes);
 cudaError_t record_error(cudaError_t e, const std::string &message);
 // The message of the last recorded error ("" after cudaGetLastError cleared it).
 std::string last_error_message();
-// The dynamic shared memory a kernel opted into with cudaFuncSetAttribute (48 KB default).
-size_t max_dynamic_shared(const void *kernel);
+// The shared memory a kernel may use: 48 KB in all, or what it opted into with
+// cudaFuncSetAttribute(MaxDynamicSharedMemorySize).
+SharedLimits shared_limits(const void *kernel);
 // Schedule of every launch: BLORC_EMU_SCHEDULE=inorder|reversed|shuffled[:SEED] at first use,
 // or set here (tests).
 LaunchOptions launch_options();
@@ -57,9 +58,14 @@ class Launcher {
     if (!configuration_ok()) return;
     if (!pointers_ok(a, std::index_sequence_for<P...>{})) return;
     std::string err;
+    Failure why = Failure::None;
     if (!launch(
-            name_, grid_, block_, smem_, [&] { std::apply(fn_, a); }, launch_options(), &err))
-      record_error(cudaErrorLaunchFailure, err);
+            name_, grid_, block_, smem_, [&] { std::apply(fn_, a); }, launch_options(), &err,
+            shared_limits(reinterpret_cast<const void *>(fn_)), &why))
+      // Too much shared memory is refused at launch; a diverged barrier or a write outside a
+      // shared array is a fault (a GPU hangs or corrupts memory: we stop the launch).
+      record_error(why == Failure::SharedMemory ? cudaErrorInvalidValue : cudaErrorLaunchFailure,
+                   err);
   }
 
  private:
@@ -71,7 +77,7 @@ class Launcher {
     if (threads > 1024 || block_.z > 64)
       return !record_error(cudaErrorInvalidConfiguration,
                            at + std::to_string(threads) + " threads per block, at most 1024");
-    size_t cap = max_dynamic_shared(reinterpret_cast<const void *>(fn_));
+    size_t cap = shared_limits(reinterpret_cast<const void *>(fn_)).dynamic_attribute;
     if (smem_ > cap)
       return !record_error(cudaErrorInvalidValue,
                            at + std::to_string(smem_) + " bytes of dynamic shared memory, " +

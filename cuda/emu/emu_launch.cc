@@ -6,6 +6,9 @@
 // neither can be released.
 #include "emu_launch.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/context/fiber.hpp>
 #include <cstdio>
@@ -14,6 +17,12 @@
 #include <memory>
 #include <numeric>
 #include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define BLORC_EMU_ASAN 1
+#endif
 
 namespace blorc_emu {
 namespace {
@@ -26,6 +35,8 @@ struct Fiber {
   ctx::fiber self;   // resumes this thread (held by the scheduler while it is suspended)
   ctx::fiber sched;  // resumes the scheduler (held by this thread while it runs)
   State state = State::Runnable;
+  ctx::stack_context stack;    // for AddressSanitizer's fiber-switch annotations
+  void *fake_stack = nullptr;  // ASan's fake stack of this fiber while it is suspended
   Dim3 tid;
   int linear = 0;
   // The pending warp operation.
@@ -35,14 +46,66 @@ struct Fiber {
   int src = 0;
 };
 
+// One shared-memory array of a block with guard bytes on both sides.
+struct SharedArray {
+  static constexpr size_t kGuard = 64;
+  static constexpr unsigned char kGuardByte = 0xa5;
+  const void *site = nullptr;
+  const char *name = "";
+  size_t bytes = 0;
+  std::unique_ptr<unsigned char[]> mem;  // kGuard + bytes + kGuard, 16-byte aligned from new
+
+  SharedArray(const void *s, const char *n, size_t b)
+      : site(s), name(n), bytes(b), mem(new unsigned char[b + 2 * kGuard]) {
+    std::memset(mem.get(), kGuardByte, kGuard);
+    std::memset(mem.get() + kGuard, 0xff, b);
+    std::memset(mem.get() + kGuard + b, kGuardByte, kGuard);
+    poison(true);
+  }
+  SharedArray(SharedArray &&) = default;
+  SharedArray &operator=(SharedArray &&) = default;
+  ~SharedArray() {
+    if (mem) poison(false);
+  }
+  void *data() const { return mem.get() + kGuard; }
+  void poison(bool on) const {
+#ifdef BLORC_EMU_ASAN
+    if (on) {
+      ASAN_POISON_MEMORY_REGION(mem.get(), kGuard);
+      ASAN_POISON_MEMORY_REGION(mem.get() + kGuard + bytes, kGuard);
+    } else {
+      ASAN_UNPOISON_MEMORY_REGION(mem.get(), bytes + 2 * kGuard);
+    }
+#else
+    (void)on;
+#endif
+  }
+  // "before" or "past the end of" when a guard byte changed, else null.
+  const char *overrun() const {
+    poison(false);
+    const char *where = nullptr;
+    for (size_t i = 0; i < kGuard && !where; i++) {
+      if (mem[i] != kGuardByte) where = "before the start of";
+      if (mem[kGuard + bytes + i] != kGuardByte) where = "past the end of";
+    }
+    poison(true);
+    return where;
+  }
+};
+
 struct Block {
   const char *kernel;
   Dim3 bid, bdim, gdim;
   const std::function<void()> *body;
   std::vector<Fiber> fibers;
-  std::vector<uint64_t> shared;  // 8-byte units: 16-byte aligned from new
+  std::unique_ptr<SharedArray> dynamic;
+  std::vector<SharedArray> statics;
+  size_t static_bytes = 0;
+  SharedLimits limits;
   Fiber *current = nullptr;
   std::string error;
+  Failure failure = Failure::None;
+  ctx::stack_context sched_stack;  // the scheduler's stack, learnt at the first switch
 };
 
 // The block whose fibers this OS thread is running (blocks run to completion one at a time
@@ -89,17 +152,129 @@ std::string threads(const Block &b, Pick pick) {
   return s;
 }
 
-void fail(Block &b, const std::string &what) {
-  if (b.error.empty())
+void fail(Block &b, const std::string &what, Failure kind = Failure::Divergence) {
+  if (b.error.empty()) {
     b.error = std::string("kernel ") + b.kernel + ", block " + where(b.bid) + ": " + what;
+    b.failure = kind;
+  }
 }
+
+// AddressSanitizer must be told about every switch between stacks, or it mistakes the
+// fibers' frames for stack-buffer overflows (the annotations of sanitizer/common_interface_defs.h).
+void asan_start_switch(void **fake_stack_save, const ctx::stack_context &to) {
+#ifdef BLORC_EMU_ASAN
+  __sanitizer_start_switch_fiber(fake_stack_save, static_cast<char *>(to.sp) - to.size, to.size);
+#else
+  (void)fake_stack_save, (void)to;
+#endif
+}
+void asan_finish_switch(void *fake_stack, ctx::stack_context *from) {
+#ifdef BLORC_EMU_ASAN
+  const void *bottom = nullptr;
+  size_t size = 0;
+  __sanitizer_finish_switch_fiber(fake_stack, from ? &bottom : nullptr, from ? &size : nullptr);
+  if (from)
+    from->sp = const_cast<char *>(static_cast<const char *>(bottom)) + size, from->size = size;
+#else
+  (void)fake_stack, (void)from;
+#endif
+}
+
+// Fiber stacks, reused from launch to launch on each OS thread: an mmap per thread per block
+// would dominate the emulation's time. Each has a PROT_NONE guard page below it, so a kernel
+// that overflows its stack faults instead of writing into the next one.
+class StackPool {
+ public:
+  ~StackPool() {
+    for (void *p : free_) munmap(p, size_ + page());
+  }
+  ctx::stack_context allocate(size_t size) {
+    if (size != size_) {  // a new size: the old stacks no longer fit
+      for (void *p : free_) munmap(p, size_ + page());
+      free_.clear();
+      size_ = size;
+    }
+    void *base;
+    if (!free_.empty()) {
+      base = free_.back();
+      free_.pop_back();
+    } else {
+      base =
+          mmap(nullptr, size + page(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (base == MAP_FAILED) throw std::bad_alloc();
+      mprotect(base, page(), PROT_NONE);
+    }
+    ctx::stack_context sc;
+    sc.size = size;
+    sc.sp = static_cast<char *>(base) + page() + size;
+    return sc;
+  }
+  void deallocate(ctx::stack_context &sc) {
+    void *base = static_cast<char *>(sc.sp) - sc.size - page();
+    if (sc.size == size_)
+      free_.push_back(base);
+    else
+      munmap(base, sc.size + page());
+  }
+
+ private:
+  static size_t page() {
+    static const size_t p = (size_t)sysconf(_SC_PAGESIZE);
+    return p;
+  }
+  size_t size_ = 0;
+  std::vector<void *> free_;
+};
+
+thread_local StackPool t_stacks;
+
+// Boost.Context's StackAllocator over the pool; it also tells the fiber where its stack is.
+struct PooledStack {
+  size_t size;
+  Fiber *fiber;
+  ctx::stack_context allocate() { return fiber->stack = t_stacks.allocate(size); }
+  void deallocate(ctx::stack_context &sc) { t_stacks.deallocate(sc); }
+};
 
 // Suspends the calling fiber in state s until the scheduler makes it runnable again.
 void suspend(State s) {
   Block &b = block();
   Fiber *f = b.current;
   f->state = s;
-  f->sched = std::move(f->sched).resume();
+  asan_start_switch(&f->fake_stack, b.sched_stack);
+  try {
+    f->sched = std::move(f->sched).resume();
+  } catch (...) {  // Boost.Context's forced unwind of a fiber destroyed while suspended
+    asan_finish_switch(f->fake_stack, &b.sched_stack);
+    throw;
+  }
+  asan_finish_switch(f->fake_stack, &b.sched_stack);
+}
+
+// Unwinds the fibers a failed launch left suspended, with the switches annotated.
+void destroy_suspended(Block &b) {
+  for (Fiber &f : b.fibers) {
+    if (!f.self) continue;
+    b.current = &f;
+    void *fake = nullptr;
+    asan_start_switch(&fake, f.stack);
+    { ctx::fiber dying = std::move(f.self); }
+    asan_finish_switch(fake, nullptr);
+  }
+}
+
+// Guard bytes of every shared array intact, or the block fails naming the array.
+bool guards_intact(Block &b) {
+  auto check = [&](const SharedArray &a, const std::string &what) {
+    if (const char *w = a.overrun())
+      fail(b,
+           std::string("a thread wrote ") + w + " " + what + " (" + std::to_string(a.bytes) +
+               " bytes)",
+           Failure::SharedMemory);
+  };
+  for (const SharedArray &a : b.statics) check(a, std::string("shared array '") + a.name + "'");
+  if (b.dynamic) check(*b.dynamic, "the dynamic shared memory");
+  return b.error.empty();
 }
 
 // Releases every warp exchange whose lanes have all arrived; returns how many lanes it
@@ -171,11 +346,18 @@ bool run_block(Block &b, const LaunchOptions &opts, uint64_t &rng) {
   int n = (int)b.fibers.size();
   for (Fiber &f : b.fibers) {
     Fiber *fp = &f;
-    f.self = ctx::fiber(std::allocator_arg, ctx::fixedsize_stack(opts.stack_bytes),
+    f.self = ctx::fiber(std::allocator_arg, PooledStack{opts.stack_bytes, fp},
                         [&b, fp](ctx::fiber &&sched) {
+                          asan_finish_switch(nullptr, &b.sched_stack);
                           fp->sched = std::move(sched);
-                          (*b.body)();
+                          try {
+                            (*b.body)();
+                          } catch (...) {  // forced unwind: the switch back follows at once
+                            asan_start_switch(nullptr, b.sched_stack);
+                            throw;
+                          }
                           fp->state = State::Done;
+                          asan_start_switch(nullptr, b.sched_stack);  // this fiber ends
                           return std::move(fp->sched);
                         });
   }
@@ -186,7 +368,10 @@ bool run_block(Block &b, const LaunchOptions &opts, uint64_t &rng) {
       Fiber &f = b.fibers[i];
       if (f.state != State::Runnable) continue;
       b.current = &f;
+      void *fake = nullptr;
+      asan_start_switch(&fake, f.stack);
       f.self = std::move(f.self).resume();
+      asan_finish_switch(fake, nullptr);
       if (!b.error.empty()) return false;
     }
     int done = 0, at_block = 0, at_warp = 0;
@@ -195,7 +380,7 @@ bool run_block(Block &b, const LaunchOptions &opts, uint64_t &rng) {
       at_block += f.state == State::AtBlock;
       at_warp += f.state == State::AtWarp;
     }
-    if (done == n) return true;
+    if (done == n) return guards_intact(b);
     if (at_warp > 0) {
       int r = release_warps(b);
       if (r < 0) return false;
@@ -222,7 +407,9 @@ bool run_block(Block &b, const LaunchOptions &opts, uint64_t &rng) {
 }  // namespace
 
 bool launch(const char *kernel, Dim3 grid, Dim3 block, size_t shared_bytes,
-            const std::function<void()> &body, const LaunchOptions &opts, std::string *error) {
+            const std::function<void()> &body, const LaunchOptions &opts, std::string *error,
+            const SharedLimits &limits, Failure *failure) {
+  if (failure) *failure = Failure::None;
   uint64_t rng = opts.seed;
   std::vector<int> blocks(grid.count());
   order(blocks, opts.schedule, rng);
@@ -234,7 +421,8 @@ bool launch(const char *kernel, Dim3 grid, Dim3 block, size_t shared_bytes,
     b.bdim = block;
     b.gdim = grid;
     b.body = &body;
-    b.shared.assign((shared_bytes + 7) / 8, 0);
+    b.limits = limits;
+    if (shared_bytes) b.dynamic.reset(new SharedArray(nullptr, "dynamic", shared_bytes));
     b.fibers.resize(block.count());
     for (int t = 0; t < (int)block.count(); t++) {
       Fiber &f = b.fibers[t];
@@ -243,9 +431,11 @@ bool launch(const char *kernel, Dim3 grid, Dim3 block, size_t shared_bytes,
     }
     t_block = &b;
     bool ok = run_block(b, opts, rng);
+    if (!ok) destroy_suspended(b);
     t_block = outer;
     if (!ok) {
       if (error) *error = b.error;
+      if (failure) *failure = b.failure;
       return false;
     }
   }
@@ -265,7 +455,37 @@ const Dim3 &grid_dim() {
   return block().gdim;
 }
 void *dynamic_shared() {
-  return block().shared.data();
+  Block &b = block();
+  if (!b.dynamic) {
+    fail(b, "the kernel uses dynamic shared memory, and the launch gave it none",
+         Failure::SharedMemory);
+    suspend(State::AtBlock);  // never resumed: the launch has failed
+  }
+  return b.dynamic->data();
+}
+
+void *static_shared(const void *site, const char *name, size_t bytes) {
+  Block &b = block();
+  for (const SharedArray &a : b.statics)
+    if (a.site == site) return a.data();
+  size_t total = b.static_bytes + bytes, dyn = b.dynamic ? b.dynamic->bytes : 0;
+  const SharedLimits &l = b.limits;
+  std::string why;
+  if (!l.opted_in && total + dyn > 48 * 1024)
+    why = std::to_string(total) + " bytes of static shared memory (up to '" + name + "') and " +
+          std::to_string(dyn) + " of dynamic exceed the 48 KB a kernel gets without " +
+          "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)";
+  else if (l.opted_in && total + l.dynamic_attribute > l.optin_limit)
+    why = std::to_string(total) + " bytes of static shared memory (up to '" + name +
+          "') and the opted-in " + std::to_string(l.dynamic_attribute) + " of dynamic exceed the " +
+          "device's " + std::to_string(l.optin_limit) + "-byte opt-in limit";
+  if (!why.empty()) {
+    fail(b, why, Failure::SharedMemory);
+    suspend(State::AtBlock);  // never resumed: the launch has failed
+  }
+  b.static_bytes = total;
+  b.statics.emplace_back(site, name, bytes);
+  return b.statics.back().data();
 }
 
 void sync_threads() {

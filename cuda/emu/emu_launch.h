@@ -34,11 +34,27 @@ struct LaunchOptions {
   size_t stack_bytes = 256 * 1024;  // per thread: kernels keep small arrays on their stacks
 };
 
+// The shared memory a launch may use, as the runtime counts it: without an opt-in, static
+// plus dynamic at most 48 KB; with cudaFuncSetAttribute(MaxDynamicSharedMemorySize, A),
+// dynamic at most A and static plus A at most the device's opt-in limit (H200: 227 KB).
+struct SharedLimits {
+  size_t dynamic_attribute = 48 * 1024;  // the kernel's MaxDynamicSharedMemorySize
+  bool opted_in = false;                 // set by cudaFuncSetAttribute
+  size_t optin_limit = 227 * 1024;
+};
+
+enum class Failure { None, Divergence, SharedMemory };
+
 // Runs body once per thread of the grid (body reads thread_idx() and friends). Returns true,
 // or false with *error set to one line naming the kernel, the block and the threads when a
-// barrier or a shuffle diverged. Dynamic shared memory (shared_bytes) is zeroed per block.
+// barrier or a shuffle diverged (*failure = Divergence), or naming the array when the block's
+// shared memory exceeds limits or a thread wrote outside a shared array (SharedMemory).
+// Shared memory, static and dynamic (shared_bytes), starts every block filled with 0xff bytes
+// (NaN doubles, -1 ints), as uninitialised memory would hold anything; each array has guard
+// bytes on both sides, checked when the block ends (and poisoned under AddressSanitizer).
 bool launch(const char *kernel, Dim3 grid, Dim3 block, size_t shared_bytes,
-            const std::function<void()> &body, const LaunchOptions &opts, std::string *error);
+            const std::function<void()> &body, const LaunchOptions &opts, std::string *error,
+            const SharedLimits &limits = SharedLimits{}, Failure *failure = nullptr);
 
 // Inside a launch: the calling thread's coordinates and the launch's shape.
 const Dim3 &thread_idx();
@@ -47,6 +63,11 @@ const Dim3 &block_dim();
 const Dim3 &grid_dim();
 // The block's dynamic shared memory (extern __shared__), aligned to 16 bytes.
 void *dynamic_shared();
+// The block's copy of a static __shared__ array (BLORC_SHARED in cuda/launch.h): site is the
+// declaration's unique address, name its name in messages. The first thread to reach the
+// declaration allocates it; a block whose static and dynamic shared memory exceed the limits
+// fails here, naming the arrays.
+void *static_shared(const void *site, const char *name, size_t bytes);
 
 // __syncthreads(): waits until every live thread of the block arrives.
 void sync_threads();

@@ -80,11 +80,14 @@ std::string last_error_message() {
   return d.last_message;
 }
 
-size_t max_dynamic_shared(const void *kernel) {
+SharedLimits shared_limits(const void *kernel) {
   DeviceState &d = dev();
   std::lock_guard<std::mutex> g(d.mu);
+  SharedLimits l;
+  l.optin_limit = kOptinDynamicShared;
   auto it = d.dynamic_shared.find(kernel);
-  return it == d.dynamic_shared.end() ? kDefaultDynamicShared : it->second;
+  if (it != d.dynamic_shared.end()) l.dynamic_attribute = it->second, l.opted_in = true;
+  return l;
 }
 
 LaunchOptions launch_options() {

@@ -47,9 +47,9 @@ BLORC_EMU_VECTOR(double, double)
 #define __device__
 #define __host__
 #define __forceinline__ inline
-// Static shared memory: one copy per OS thread, shared by the fibers of the block it runs
-// (blocks run one at a time per OS thread). Like a GPU's, it is not cleared between blocks.
-#define __shared__ static thread_local
+// Static shared memory is declared with BLORC_SHARED (cuda/launch.h), which gives each block
+// its own guarded copy and counts it against the launch's limit; a bare __shared__ would not.
+#define __shared__ static_assert(false, "declare shared memory with BLORC_SHARED (cuda/launch.h)");
 
 #define threadIdx (::blorc_emu::thread_idx())
 #define blockIdx (::blorc_emu::block_idx())
