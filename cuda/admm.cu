@@ -6,10 +6,6 @@
 //    samples are frozen in place (no compaction) and their x formed when they stop;
 //  - persistent: one block per sample keeps Q and W in shared memory and runs every
 //    iteration without leaving the kernel (the shape design.md aims at).
-#include <thrust/execution_policy.h>
-#include <thrust/functional.h>
-#include <thrust/reduce.h>
-
 #include "blorc/elementwise.h"
 #include "cuda_backend.h"
 #include "launch.h"
@@ -32,10 +28,25 @@ __device__ double block_sum(double v, double *red) {
   return red[32];
 }
 
-__global__ void scale_kernel(size_t len, double a, double *v) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < len;
-       i += (size_t)gridDim.x * blockDim.x)
-    v[i] *= a;
+// The batch's warm start from the per-sample store: z, and u = lambda / rho for this call's
+// rho. Loaded on every call, so that factor, admm, factor, admm continues from the store.
+__global__ void load_warm_start(int k, double inv_rho, const size_t *idx, const double *Zall,
+                                const double *Lall, double *Z, double *U) {
+  int j = blockIdx.x;
+  size_t t = idx[j];
+  for (int i = threadIdx.x; i < k; i += blockDim.x) {
+    Z[(size_t)j * k + i] = Zall[t * k + i];
+    U[(size_t)j * k + i] = Lall[t * k + i] * inv_rho;
+  }
+}
+
+// The number of columns still active, into *out (one block).
+__global__ void count_active(int B, const int *active, int *out) {
+  BLORC_SHARED(double, red, 33);
+  double s = 0;
+  for (int j = threadIdx.x; j < B; j += blockDim.x) s += active[j];
+  s = block_sum(s, red);
+  if (threadIdx.x == 0) *out = (int)s;
 }
 
 __global__ void init_flags(int B, int max_iters, int *iters, int *active) {
@@ -178,10 +189,16 @@ static blorc_status z_minus_u(cuda_state *c, int k, int B, blorc_error *err) {
   return BLORC_OK;
 }
 
+// The gemm variant's stopping test needs the count of active columns on the host. Waiting for
+// it at every check would stall the GPU's queue each time; instead the count goes to
+// page-locked memory behind an event, and the loop reads it at the next check once the event
+// has completed: at most one check interval of extra iterations, all on frozen columns (which
+// the kernels leave unchanged), so the results are those of a synchronous test.
 static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   int n = b->n, k = b->k, B = b->B, tk = cuda_threads_for(k), tn = cuda_threads_for(n);
   double rho = b->rho, one = 1, zero = 0;
+  bool count_in_flight = false;
   BLORC_TRY(z_minus_u(c, k, B, err));
   for (int it = 1; it <= o->max_iters; it++) {
     BLORC_CUDA_CHECK(cudaMemcpyAsync(c->V, c->WC, (size_t)k * B * sizeof(double),
@@ -198,8 +215,22 @@ static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_
       (n, k, it, rho, o->tol, c->R, c->r2, c->ynorm, c->K, c->C, c->T, c->Xout, c->iters,
        c->active);
       BLORC_CUDA_CHECK_LAUNCH("check");
-      int left = thrust::reduce(BLORC_THRUST_ON(c->stream), c->active, c->active + B, 0);
-      if (left == 0) return BLORC_OK;
+      if (count_in_flight) {
+        cudaError_t q = cudaEventQuery(c->active_ready);
+        if (q != cudaErrorNotReady) BLORC_CUDA_CHECK(q);
+        if (q == cudaSuccess) {
+          count_in_flight = false;
+          if (*c->active_count_host == 0) return BLORC_OK;  // every column stopped by then
+        }
+      }
+      if (!count_in_flight) {
+        BLORC_LAUNCH(count_active, 1, 256, 0, c->stream)(B, c->active, c->active_count);
+        BLORC_CUDA_CHECK_LAUNCH("count_active");
+        BLORC_CUDA_CHECK(cudaMemcpyAsync(c->active_count_host, c->active_count, sizeof(int),
+                                         cudaMemcpyDeviceToHost, c->stream));
+        BLORC_CUDA_CHECK(cudaEventRecord(c->active_ready, c->stream));
+        count_in_flight = true;
+      }
     }
     if (it < o->max_iters) BLORC_TRY(z_minus_u(c, k, B, err));
   }
@@ -226,44 +257,58 @@ static blorc_status admm_persistent_run(blorc_backend *b, const blorc_admm_opts 
   return BLORC_OK;
 }
 
+int cuda_admm_variant(const cuda_state *c, int n, int k, int requested) {
+  if (requested != BLORC_ADMM_AUTO) return requested;
+  // Decided on the adaptive mode's size (W in shared memory too), so that timing runs in fixed
+  // mode measure the variant that training runs.
+  return cuda_admm_persistent_smem(n, k, 0) <= c->smem_optin ? BLORC_ADMM_PERSISTENT
+                                                             : BLORC_ADMM_GEMM;
+}
+
 blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_stats *st,
                        blorc_error *err) {
   cuda_state *c = cuda_of(b);
   int n = b->n, k = b->k, B = b->B;
-  size_t kB = (size_t)k * B;
-  // Warm start: the store keeps lambda = rho u; C = (I + rho W^T W)^{-1} y.
-  BLORC_LAUNCH(scale_kernel, cuda_grid_for(kB), 256, 0, c->stream)(kB, 1.0 / b->rho, c->U);
-  BLORC_CUDA_CHECK_LAUNCH("scale");
+  // Every check before any state changes: a refused call leaves the batch as it was.
+  int variant = cuda_admm_variant(c, n, k, o->variant);
+  size_t smem = cuda_admm_persistent_smem(n, k, o->fixed);
+  if (variant == BLORC_ADMM_PERSISTENT && smem > c->smem_optin)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "admm: the persistent kernel needs %zu bytes of shared memory for n=%d k=%d; "
+                      "this device allows %zu (use the gemm variant)",
+                      smem, n, k, c->smem_optin);
+  BLORC_LAUNCH(load_warm_start, B, cuda_threads_for(k), 0, c->stream)
+  (k, 1.0 / b->rho, c->idx, c->Zall, c->Lall, c->Z, c->U);
+  BLORC_CUDA_CHECK_LAUNCH("load_warm_start");
+  // C = (I + rho W^T W)^{-1} y.
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->C, c->Y, (size_t)n * B * sizeof(double),
                                    cudaMemcpyDeviceToDevice, c->stream));
   BLORC_CUSOLVER_CHECK(
       cusolverDnDpotrs(c->solver, CUBLAS_FILL_MODE_LOWER, n, B, c->L, n, c->C, n, c->info));
-  int info = 0;
-  BLORC_CUDA_CHECK(cudaMemcpyAsync(&info, c->info, sizeof info, cudaMemcpyDeviceToHost, c->stream));
-  BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
-  if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: cusolverDnDpotrs info %d", info);
   const double one = 1, zero = 0;
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->C, n,
                                  &zero, c->WC, k));
   BLORC_LAUNCH(init_flags, (B + 127) / 128, 128, 0, c->stream)
   (B, o->max_iters, c->iters, c->active);
   BLORC_CUDA_CHECK_LAUNCH("init_flags");
-  size_t smem = cuda_admm_persistent_smem(n, k, o->fixed);
-  int persistent = o->variant == BLORC_ADMM_PERSISTENT ||
-                   (o->variant == BLORC_ADMM_AUTO && smem <= c->smem_optin);
-  if (persistent && smem > c->smem_optin)
-    return blorc_fail(err, BLORC_EINVAL,
-                      "admm: the persistent kernel needs %zu bytes of shared memory for n=%d k=%d; "
-                      "this device allows %zu (use the gemm variant)",
-                      smem, n, k, c->smem_optin);
-  BLORC_TRY(persistent ? admm_persistent_run(b, o, smem, err) : admm_gemm(b, o, err));
+  BLORC_TRY(variant == BLORC_ADMM_PERSISTENT ? admm_persistent_run(b, o, smem, err)
+                                             : admm_gemm(b, o, err));
   BLORC_LAUNCH(scatter_kernel, B, cuda_threads_for(k), 0, c->stream)
   (k, b->rho, c->idx, c->Z, c->U, c->Zall, c->Lall);
   BLORC_CUDA_CHECK_LAUNCH("scatter");
-  auto pol = BLORC_THRUST_ON(c->stream);
-  st->iters_total = thrust::reduce(pol, c->iters, c->iters + B, 0LL);
-  st->iters_max = thrust::reduce(pol, c->iters, c->iters + B, 0, thrust::maximum<int>());
-  st->at_cap = o->max_iters > 0 ? thrust::reduce(pol, c->active, c->active + B, 0) : 0;
+  // potrs's info (argument errors only: L is already a valid factor) is read with the counts,
+  // at the one host wait of this stage.
+  int info = 0, at_cap = 0;
+  BLORC_CUDA_CHECK(cudaMemcpyAsync(&info, c->info, sizeof info, cudaMemcpyDeviceToHost, c->stream));
+  BLORC_TRY(cuda_sum(c, c->iters, B, &st->iters_total, "admm: the iteration counts", err));
+  BLORC_TRY(cuda_max(c, c->iters, B, &st->iters_max, "admm: the largest iteration count", err));
+  long long left = 0;
+  if (o->max_iters > 0)
+    BLORC_TRY(cuda_sum(c, c->active, B, &left, "admm: the samples at the cap", err));
+  at_cap = (int)left;
+  st->at_cap = at_cap;
+  st->variant = variant;
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: cusolverDnDpotrs info %d", info);
   return BLORC_OK;
 }

@@ -2,6 +2,9 @@
 // buffer access, and the function table that plugs the stage files into the dispatcher.
 #include <cstdlib>
 #include <cstring>
+#include <new>
+#include <stdexcept>
+#include <tuple>
 #include <vector>
 
 #include "cuda_backend.h"
@@ -22,6 +25,7 @@ void for_each_array(cuda_state *c, F f) {
   f((void **)&c->loss), f((void **)&c->G), f((void **)&c->rank), f((void **)&c->svd_work);
   f((void **)&c->idx), f((void **)&c->info), f((void **)&c->potrf_work);
   f((void **)&c->Xall), f((void **)&c->Yall), f((void **)&c->Zall), f((void **)&c->Lall);
+  f((void **)&c->svd_failed), f((void **)&c->thrust_scratch), f((void **)&c->active_count);
 }
 
 void cuda_destroy(blorc_backend *b) {
@@ -31,6 +35,8 @@ void cuda_destroy(blorc_backend *b) {
     if (*p) cudaFree(*p);
     *p = nullptr;
   });
+  if (c->active_count_host) cudaFreeHost(c->active_count_host);
+  if (c->active_ready) cudaEventDestroy(c->active_ready);
   if (c->blas) cublasDestroy(c->blas);
   if (c->solver) cusolverDnDestroy(c->solver);
   if (c->stream) cudaStreamDestroy(c->stream);
@@ -101,12 +107,19 @@ blorc_status cuda_init_inner(blorc_backend *b, cuda_state *c, blorc_error *err) 
       {(void **)&c->svd_work, n * k * cap * d, "SVD workspace"},
       {(void **)&c->idx, cap * sizeof(size_t), "indices"},
       {(void **)&c->info, sizeof(int), "info"},
+      {(void **)&c->svd_failed, cap * sizeof(int), "SVD flags"},
+      {(void **)&c->thrust_scratch, kCudaThrustScratch, "Thrust scratch"},
+      {(void **)&c->active_count, sizeof(int), "active count"},
   };
   for (auto &a : arrays) BLORC_TRY(dev_alloc(b, a.p, a.bytes, a.what, err));
   BLORC_CUSOLVER_CHECK(cusolverDnDpotrf_bufferSize(c->solver, CUBLAS_FILL_MODE_LOWER, (int)n, c->L,
                                                    (int)n, &c->potrf_lwork));
   BLORC_TRY(
       dev_alloc(b, (void **)&c->potrf_work, (size_t)c->potrf_lwork * d, "potrf workspace", err));
+  BLORC_CUDA_CHECK(cudaMallocHost(&c->active_count_host, sizeof(int)));
+  BLORC_CUDA_CHECK(cudaEventCreateWithFlags(&c->active_ready, cudaEventDisableTiming));
+  c->svd_max_sweeps = kCudaJacobiSweeps;
+  if (const char *s = getenv("BLORC_TEST_JACOBI_SWEEPS")) c->svd_max_sweeps = atoi(s);
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->W, 0, n * k * d, c->stream));
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   return BLORC_OK;
@@ -124,14 +137,30 @@ blorc_status cuda_init(blorc_backend *b, blorc_error *err) {
 blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   size_t nN = (size_t)b->n * b->N * sizeof(double), kN = (size_t)b->k * b->N * sizeof(double);
-  double *arr[4] = {c->Xall, c->Yall, c->Zall, c->Lall};
-  for (double *p : arr)
-    if (p) BLORC_CUDA_CHECK(cudaFree(p));
-  c->Xall = c->Yall = c->Zall = c->Lall = nullptr;
-  if (X) BLORC_TRY(dev_alloc(b, (void **)&c->Xall, nN, "the clean data set", err));
-  BLORC_TRY(dev_alloc(b, (void **)&c->Yall, nN, "the noisy data set", err));
-  BLORC_TRY(dev_alloc(b, (void **)&c->Zall, kN, "warm-start z", err));
-  BLORC_TRY(dev_alloc(b, (void **)&c->Lall, kN, "warm-start duals", err));
+  // The new set is allocated before the old one goes: when the device is full, the old data
+  // (which the dispatcher still holds as loaded) stays valid.
+  double *fresh[4] = {nullptr, nullptr, nullptr, nullptr};
+  struct {
+    double **p;
+    size_t bytes;
+    const char *what;
+  } want[] = {{&fresh[0], X ? nN : 0, "the clean data set"},
+              {&fresh[1], nN, "the noisy data set"},
+              {&fresh[2], kN, "warm-start z"},
+              {&fresh[3], kN, "warm-start duals"}};
+  blorc_status st = BLORC_OK;
+  for (auto &w : want)
+    if (st == BLORC_OK && w.bytes) st = dev_alloc(b, (void **)w.p, w.bytes, w.what, err);
+  if (st != BLORC_OK) {
+    for (double *p : fresh)
+      if (p) cudaFree(p);
+    return st;
+  }
+  double **held[4] = {&c->Xall, &c->Yall, &c->Zall, &c->Lall};
+  for (int i = 0; i < 4; i++) {
+    if (*held[i]) BLORC_CUDA_CHECK(cudaFree(*held[i]));
+    *held[i] = fresh[i];
+  }
   if (X) BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Xall, X, nN, cudaMemcpyHostToDevice, c->stream));
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Yall, Y, nN, cudaMemcpyHostToDevice, c->stream));
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->Zall, 0, kN, c->stream));
@@ -140,10 +169,9 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
   return BLORC_OK;
 }
 
-// One block per batch column: gathers y, x, z and the unscaled dual, and ||y||.
-__global__ void gather_kernel(int n, int k, const size_t *idx, const double *Yall,
-                              const double *Xall, const double *Zall, const double *Lall, double *Y,
-                              double *X, double *Z, double *U, double *ynorm) {
+// One block per batch column: gathers y and x, and ||y|| (ADMM loads its warm start itself).
+__global__ void gather_kernel(int n, const size_t *idx, const double *Yall, const double *Xall,
+                              double *Y, double *X, double *ynorm) {
   int j = blockIdx.x;
   size_t t = idx[j];
   BLORC_SHARED(double, part, 32);
@@ -153,10 +181,6 @@ __global__ void gather_kernel(int n, int k, const size_t *idx, const double *Yal
     Y[(size_t)j * n + i] = y;
     if (Xall) X[(size_t)j * n + i] = Xall[t * n + i];
     s += y * y;
-  }
-  for (int i = threadIdx.x; i < k; i += blockDim.x) {
-    Z[(size_t)j * k + i] = Zall[t * k + i];
-    U[(size_t)j * k + i] = Lall[t * k + i];
   }
   for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = s;
@@ -173,7 +197,7 @@ blorc_status cuda_select(blorc_backend *b, const size_t *idx, blorc_error *err) 
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->idx, idx, (size_t)b->B * sizeof(size_t),
                                    cudaMemcpyHostToDevice, c->stream));
   BLORC_LAUNCH(gather_kernel, b->B, 128, 0, c->stream)
-  (b->n, b->k, c->idx, c->Yall, c->Xall, c->Zall, c->Lall, c->Y, c->X, c->Z, c->U, c->ynorm);
+  (b->n, c->idx, c->Yall, c->Xall, c->Y, c->X, c->ynorm);
   BLORC_CUDA_CHECK_LAUNCH("gather");
   // idx lives on the host side only for this call: finish before it may change.
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -238,8 +262,38 @@ blorc_status cuda_sync(const blorc_backend *b, blorc_error *err) {
   return BLORC_OK;
 }
 
+// The C boundary: the dispatcher (C) calls these; a C++ exception from anything inside
+// (std::vector, Thrust) becomes a status naming the stage instead of std::terminate.
+template <const char *Stage, typename Sig, Sig *F>
+struct guard;
+template <const char *Stage, typename... A, blorc_status (*F)(A...)>
+struct guard<Stage, blorc_status(A...), F> {
+  static blorc_status call(A... a) {
+    blorc_error *err = std::get<sizeof...(A) - 1>(std::forward_as_tuple(a...));
+    try {
+      return F(a...);
+    } catch (const std::bad_alloc &) {
+      return blorc_fail(err, BLORC_ENOMEM, "%s: out of host memory", Stage);
+    } catch (const std::exception &e) {
+      return blorc_fail(err, BLORC_EDEVICE, "%s: %s", Stage, e.what());
+    } catch (...) {
+      return blorc_fail(err, BLORC_EDEVICE, "%s: unknown C++ exception", Stage);
+    }
+  }
+};
+#define BLORC_GUARD(fn) guard<k_##fn, decltype(fn), fn>::call
+
+constexpr char k_cuda_init[] = "CUDA backend", k_cuda_set_data[] = "set_data",
+               k_cuda_select[] = "select", k_cuda_factor[] = "factor", k_cuda_admm[] = "admm",
+               k_cuda_signs[] = "signs", k_cuda_svd[] = "svd", k_cuda_closed_form[] = "closed_form",
+               k_cuda_gradient[] = "gradient", k_cuda_read[] = "read", k_cuda_write[] = "write",
+               k_cuda_sync[] = "sync";
+
 }  // namespace
 
 extern "C" const blorc_backend_ops blorc_cuda_ops = {
-    "cuda",     cuda_init, cuda_destroy,     cuda_set_data, cuda_select, cuda_factor, cuda_admm,
-    cuda_signs, cuda_svd,  cuda_closed_form, cuda_gradient, cuda_read,   cuda_write,  cuda_sync};
+    BLORC_CUDA_BACKEND_NAME,       BLORC_GUARD(cuda_init),     cuda_destroy,
+    BLORC_GUARD(cuda_set_data),    BLORC_GUARD(cuda_select),   BLORC_GUARD(cuda_factor),
+    BLORC_GUARD(cuda_admm),        BLORC_GUARD(cuda_signs),    BLORC_GUARD(cuda_svd),
+    BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_gradient), BLORC_GUARD(cuda_read),
+    BLORC_GUARD(cuda_write),       BLORC_GUARD(cuda_sync)};

@@ -40,7 +40,7 @@ __global__ void closed_form_kernel(int n, int k, int kn, int clean, const double
                                    const double *Vs, const double *sv, const int *rank, double *Xs,
                                    double *H, double *Wq, double *Wg, double *loss) {
   BLORC_DYNAMIC_SHARED(double, sm);
-  double *q = sm, *g = q + n, *coef = g + n;
+  double *q = sm, *g = q + n, *coef = g + n, *red = coef + kn;  // 2n + kn + 33 doubles
   const int j = blockIdx.x, r = rank[j];
   const double *s = S + (size_t)j * k, *V = Vs + (size_t)j * n * kn, *svj = sv + (size_t)j * kn;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
@@ -57,7 +57,6 @@ __global__ void closed_form_kernel(int n, int k, int kn, int clean, const double
     g[i] = q[i] - X[(size_t)j * n + i];
     l += g[i] * g[i];
   }
-  BLORC_SHARED(double, red, 33);
   l = warp_sum(l);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = l;
   __syncthreads();
@@ -93,7 +92,9 @@ static blorc_status masked_w_times(cuda_state *c, int n, int k, int B, const dou
 blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   int n = b->n, k = b->k, kn = b->kn, B = b->B;
-  size_t smem = sizeof(double) * (2 * (size_t)n + kn);
+  // All of the kernel's shared memory is dynamic, so this is the whole of what the 48 KB limit
+  // counts (static arrays would count too, and be easy to forget here).
+  size_t smem = sizeof(double) * (2 * (size_t)n + kn + 33);
   if (smem > 48 * 1024)
     BLORC_CUDA_CHECK(cudaFuncSetAttribute(closed_form_kernel,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));

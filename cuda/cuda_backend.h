@@ -31,7 +31,21 @@ struct cuda_state {
   double *S, *sv, *Vs, *Xs, *A, *Bv, *H, *Wq, *Wg, *loss, *G;
   int *rank;
   double *svd_work;  // n x k per sample: the packed W0^T for the Jacobi SVD
+  int *svd_failed;   // per sample: 1 when the Jacobi SVD did not converge within its cap
+  int svd_max_sweeps;
+  void *thrust_scratch;  // Thrust's temporary storage (kCudaThrustScratch bytes)
+  // ADMM's stopping test without a host wait per check: the count of active columns is
+  // copied to page-locked host memory behind an event, and read at the next check.
+  int *active_count;       // device
+  int *active_count_host;  // page-locked host
+  cudaEvent_t active_ready;
 };
+
+// Thrust's temporary storage per reduction: CUB's reduce needs a few KB for a batch.
+constexpr size_t kCudaThrustScratch = 1 << 20;
+// The Jacobi SVD's sweep cap (BLORC_TEST_JACOBI_SWEEPS lowers it, for the test that it is
+// reported): it converges quadratically, in 6-12 sweeps.
+constexpr int kCudaJacobiSweeps = 40;
 
 static inline cuda_state *cuda_of(const blorc_backend *b) {
   return (cuda_state *)b->impl;
@@ -46,6 +60,16 @@ blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err);
 blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err);
 blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err);
 
+// Thrust reductions of count device values (reduce.cu); what names the quantity in errors.
+blorc_status cuda_sum(cuda_state *c, const int *v, int count, long long *out, const char *what,
+                      blorc_error *err);
+blorc_status cuda_max(cuda_state *c, const int *v, int count, int *out, const char *what,
+                      blorc_error *err);
+blorc_status cuda_sum(cuda_state *c, const double *v, int count, double *out, const char *what,
+                      blorc_error *err);
+
+// The ADMM variant a call with the requested one runs (AUTO: persistent where it fits).
+int cuda_admm_variant(const cuda_state *c, int n, int k, int requested);
 // Bytes of shared memory the persistent kernel needs for n and k (W is left out in fixed mode).
 size_t cuda_admm_persistent_smem(int n, int k, int fixed);
 

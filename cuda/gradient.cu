@@ -1,8 +1,5 @@
 // Stage 6 on the GPU: G = -(1/B) [(A + S) H^T + Bm X*^T] by two cuBLAS GEMMs (stored as its
-// n x k transpose, i.e. G row-major), and the mean loss reduced with Thrust.
-#include <thrust/execution_policy.h>
-#include <thrust/reduce.h>
-
+// n x k transpose, i.e. G row-major), and the mean loss reduced with Thrust (reduce.cu).
 #include "cuda_backend.h"
 #include "launch.h"
 
@@ -17,7 +14,8 @@ blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err) {
                                  k, &zero, c->G, n));
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, n, k, B, &scale, c->Xs, n,
                                  c->Bv, k, &one, c->G, n));
-  double sum = thrust::reduce(BLORC_THRUST_ON(c->stream), c->loss, c->loss + B, 0.0);
+  double sum = 0;
+  BLORC_TRY(cuda_sum(c, c->loss, B, &sum, "gradient: the losses", err));
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   *loss = sum / B;
   return BLORC_OK;

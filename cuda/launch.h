@@ -5,8 +5,8 @@
 //   spelling, and in emulation a pointer to the block's dynamic shared memory;
 // - BLORC_SHARED(type, name, count): `__shared__ type name[count]`; in emulation a pointer to
 //   the block's own copy, with guard bytes and counted against the shared-memory limits;
-// - BLORC_THRUST_ON(stream): the Thrust execution policy, thrust::cuda::par.on(stream) or
-//   Thrust's CPP device system in emulation.
+// - BLORC_THRUST_ON(stream, alloc): in thrust_policy.h (only reduce.cu needs Thrust);
+// - BLORC_CUDA_BACKEND_NAME: the backend's name in logs, which says when it is emulated.
 #pragma once
 
 #ifdef BLORC_CUDA_EMU
@@ -19,10 +19,10 @@
   static const char blorc_shared_site_##name = 0;                    \
   type *const name = static_cast<type *>(::blorc_emu::static_shared( \
       &blorc_shared_site_##name, #name, sizeof(type) * (size_t)(count)))
-#define BLORC_THRUST_ON(stream) thrust::cpp::par
+#define BLORC_CUDA_BACKEND_NAME "cuda (emulated on the CPU: cuda-emu build)"
 #else
 #define BLORC_LAUNCH(kernel, grid, block, smem, stream) kernel<<<grid, block, smem, stream>>>
 #define BLORC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #define BLORC_SHARED(type, name, count) __shared__ type name[count]
-#define BLORC_THRUST_ON(stream) thrust::cuda::par.on(stream)
+#define BLORC_CUDA_BACKEND_NAME "cuda"
 #endif

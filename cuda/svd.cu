@@ -5,12 +5,13 @@
 // W0m, exactly what src/cpu/svd.c gets from LAPACK dgesdd. Jacobi keeps small singular values
 // to high relative accuracy, so the rank decision sigma_i > rel_tol sigma_1 matches the CPU's;
 // Gram-matrix methods (gesvda, syevBatched on W0m^T W0m) would blur it below 1e-8.
+#include <vector>
+
 #include "cuda_backend.h"
 #include "launch.h"
 
 namespace {
 
-constexpr int kSweeps = 40;    // Jacobi converges quadratically; 6-12 sweeps are typical
 constexpr int kThreads = 256;  // 8 warps, each rotating column pairs
 
 __device__ double warp_sum(double v) {
@@ -19,11 +20,13 @@ __device__ double warp_sum(double v) {
 }
 
 __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *S, double *work,
-                           double *sv, double *Vs, int *rank, double rel_tol) {
+                           double *sv, double *Vs, int *rank, int *failed, double rel_tol,
+                           int max_sweeps) {
   BLORC_SHARED(int, cols, 1024);  // packed column -> row of W (k <= 1024 checked by the caller)
   BLORC_SHARED(int, k0s, 1);
   BLORC_SHARED(int, rotated, 1);
   BLORC_SHARED(double, norms, 1024);
+  BLORC_SHARED(double, part, kThreads / 32);
   const int j = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5,
             nwarps = blockDim.x >> 5;
   const double *s = S + (size_t)j * k;
@@ -40,10 +43,25 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
     int i = e % n, q = e / n;
     A[(size_t)q * n + i] = W[(size_t)cols[q] * n + i];  // column q of A = row cols[q] of W
   }
+  // ||A||_F^2, which rotations preserve: with more zero rows than n (k0 > n), k0 - n columns
+  // must end as rounding noise, whose directions are random; a relative orthogonality test
+  // between noise columns never passes, so columns below n eps ||A||_F count as converged.
+  double f2 = 0;
+  for (int e = threadIdx.x; e < n * k0; e += blockDim.x) {
+    int i = e % n, q = e / n;
+    double v = W[(size_t)cols[q] * n + i];
+    f2 += v * v;
+  }
+  f2 = warp_sum(f2);
+  if (lane == 0) part[warp] = f2;
   __syncthreads();
+  double frob2 = 0;
+  for (int w = 0; w < nwarps; w++) frob2 += part[w];
+  const double negligible = (n * 2.3e-16) * (n * 2.3e-16) * frob2;
   // Round-robin ordering: m (even) players, m - 1 rounds of m / 2 disjoint pairs.
   const int m = k0 + (k0 & 1);
-  for (int sweep = 0; sweep < kSweeps && k0 > 1; sweep++) {
+  int sweep = 0;
+  for (; sweep < max_sweeps && k0 > 1; sweep++) {
     if (threadIdx.x == 0) rotated[0] = 0;
     __syncthreads();
     for (int round = 0; round < m - 1; round++) {
@@ -56,6 +74,7 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
         for (int i = lane; i < n; i += 32)
           alpha += ap[i] * ap[i], beta += aq[i] * aq[i], gamma += ap[i] * aq[i];
         alpha = warp_sum(alpha), beta = warp_sum(beta), gamma = warp_sum(gamma);
+        if (alpha <= negligible || beta <= negligible) continue;
         // Orthogonal to rounding (n eps, as LAPACK): further rotations would only churn.
         if (fabs(gamma) <= fmax(1e-15, n * 2.3e-16) * sqrt(alpha * beta) || gamma == 0.0) continue;
         double zeta = (beta - alpha) / (2.0 * gamma);
@@ -73,6 +92,8 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
     if (!rotated[0]) break;
     __syncthreads();
   }
+  // Still rotating after the cap: not converged, and the host is told.
+  if (threadIdx.x == 0) failed[j] = k0 > 1 && sweep == max_sweeps;
   // Column norms are the singular values; sort them descending with their columns.
   for (int q = warp; q < k0; q += nwarps) {
     double v = 0;
@@ -112,7 +133,19 @@ blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
     return blorc_fail(err, BLORC_EINVAL, "svd: k = %d rows; the CUDA Jacobi SVD handles up to 1024",
                       b->k);
   BLORC_LAUNCH(jacobi_svd, b->B, kThreads, 0, c->stream)
-  (b->n, b->k, b->kn, c->W, c->S, c->svd_work, c->sv, c->Vs, c->rank, rel_tol);
+  (b->n, b->k, b->kn, c->W, c->S, c->svd_work, c->sv, c->Vs, c->rank, c->svd_failed, rel_tol,
+   c->svd_max_sweeps);
   BLORC_CUDA_CHECK_LAUNCH("jacobi_svd");
-  return BLORC_OK;
+  long long failed = 0;
+  BLORC_TRY(cuda_sum(c, c->svd_failed, b->B, &failed, "svd: the convergence flags", err));
+  if (failed == 0) return BLORC_OK;
+  std::vector<int> flags(b->B);
+  BLORC_CUDA_CHECK(
+      cudaMemcpy(flags.data(), c->svd_failed, flags.size() * sizeof(int), cudaMemcpyDeviceToHost));
+  int first = 0;
+  while (first < b->B && !flags[first]) first++;
+  return blorc_fail(err, BLORC_ENUMERIC,
+                    "svd: the Jacobi SVD did not converge within %d sweeps for %lld of %d samples "
+                    "(first: sample %d of the batch)",
+                    c->svd_max_sweeps, failed, b->B, first);
 }

@@ -6,7 +6,8 @@
 #                              kernels, which it falls back to on CPU models it does not know,
 #                              and on the kernels blorc then selects
 #   scripts/test.sh cuda-emu   the CUDA backend's sources built with g++ against the CPU
-#                              emulation (cuda/emu), and its gpu tests under two schedules
+#                              emulation (cuda/emu), and its gpu tests under two schedules,
+#                              then once more under AddressSanitizer and UBSan
 #   scripts/test.sh cuda       configure and compile the cuda preset and run its CPU tests
 #                              (the gpu-labelled tests run on GPU hosts: bench/gpu_check.sh)
 #   scripts/test.sh install [BUILD]  install a build (default build/cpu) into a temporary
@@ -49,6 +50,11 @@ case "$mode" in
     # Threads of a block in order, then shuffled: a result that depends on it is a race.
     BLORC_EMU_SCHEDULE=inorder ctest --test-dir build/cuda-emu -L gpu --output-on-failure
     BLORC_EMU_SCHEDULE=shuffled:7 ctest --test-dir build/cuda-emu -L gpu --output-on-failure
+    # Once more under AddressSanitizer and UBSan: emulated device memory is host heap and
+    # shared arrays have poisoned guards, so out-of-bounds kernel accesses are reported.
+    cmake --preset cuda-emu-sanitize
+    cmake --build --preset cuda-emu-sanitize --target blorc_gpu_tests
+    BLORC_EMU_SCHEDULE=shuffled:3 ctest --test-dir build/cuda-emu-sanitize -L gpu --output-on-failure
     ;;
   cuda)
     if ! command -v nvcc >/dev/null 2>&1; then

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend_impl.h"
 #include "blorc/blas.h"
@@ -158,7 +159,9 @@ blorc_status blorc_admm(blorc_backend *b, const blorc_admm_opts *opts, blorc_adm
                       "variant=%d (0..2)",
                       opts->max_iters, opts->check_every, opts->tol, opts->variant);
   blorc_admm_stats local;
-  st = b->ops->admm(b, opts, stats ? stats : &local, err);
+  if (!stats) stats = &local;
+  memset(stats, 0, sizeof *stats);
+  st = b->ops->admm(b, opts, stats, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_ADMM : BLORC_PROGRESS_SELECTED;
   return st;
 }

@@ -10,6 +10,10 @@
 #include "pipeline.h"
 #include "problems.h"
 
+#ifdef BLORC_CUDA_EMU
+#include "../cuda/emu/emu_device.h"
+#endif
+
 namespace {
 
 #define NEED_GPU() \
@@ -200,6 +204,52 @@ TEST(Gpu, ThreeEpochsOfTrainingMatchTheCpu) {
   // Adam steps keep W within 1e-8.
   EXPECT_LE(rel(vg, va), 1e-8);
   blorc_array_free(&a), blorc_array_free(&g);
+}
+
+// In emulation the order of a block's threads between barriers, and of the blocks, is a
+// setting: every stage's device results are bit-identical under in-order, reversed and
+// shuffled schedules, or some kernel has a race (a missing barrier, a buffer reused early).
+TEST(GpuSchedules, EveryStageIsBitIdenticalUnderThreeSchedules) {
+#ifndef BLORC_CUDA_EMU
+  GTEST_SKIP() << "schedules are a setting of the emulated device; a GPU runs its own";
+#else
+  const blorc_buffer bufs[] = {
+      BLORC_BUF_X_ADMM, BLORC_BUF_ITERS, BLORC_BUF_STATE_Z, BLORC_BUF_STATE_LAMBDA, BLORC_BUF_SIGN,
+      BLORC_BUF_SV,     BLORC_BUF_RANK,  BLORC_BUF_PN,      BLORC_BUF_XSTAR,        BLORC_BUF_A,
+      BLORC_BUF_B,      BLORC_BUF_H,     BLORC_BUF_LOSS,    BLORC_BUF_GRAD};
+  const blorc_emu::LaunchOptions saved = blorc_emu::launch_options();
+  for (Case c : {Case{16, 32, 7}, Case{32, 16, 7}})
+    for (int variant : {BLORC_ADMM_GEMM, BLORC_ADMM_PERSISTENT}) {
+      prob::Problem p = prob::make(3000 + c.n + c.k, c.n, c.k, c.B, 0.4);
+      std::vector<lib::Vec> first;
+      for (blorc_emu::Schedule s : {blorc_emu::Schedule::InOrder, blorc_emu::Schedule::Reversed,
+                                    blorc_emu::Schedule::Shuffled}) {
+        blorc_emu::LaunchOptions o = saved;
+        o.schedule = s, o.seed = 11;
+        blorc_emu::set_launch_options(o);
+        lib::Run r(p.n, p.k, p.B, BLORC_DEVICE_CUDA);
+        r.set_W(p.W);
+        r.set_data(p.X, p.Y);
+        r.select_first(p.B);
+        lib::Params prm;
+        prm.admm.variant = variant;
+        prm.admm.check_every = 3;
+        r.solve(prm);
+        r.analyse(prm);
+        r.gradient();
+        for (size_t i = 0; i < std::size(bufs); i++) {
+          lib::Vec v = r.read(bufs[i]);
+          if (s == blorc_emu::Schedule::InOrder)
+            first.push_back(v);
+          else
+            EXPECT_EQ(0, std::memcmp(v.data(), first[i].data(), v.size() * sizeof(double)))
+                << name(c) << " variant " << variant << " buffer " << bufs[i] << " schedule "
+                << (int)s;
+        }
+      }
+    }
+  blorc_emu::set_launch_options(saved);
+#endif
 }
 
 }  // namespace

@@ -204,6 +204,7 @@ cusolverStatus_t cusolverDnDpotrf(cusolverDnHandle_t handle, cublasFillMode_t up
   *devInfo = n == 0 ? 0
                     : (int)LAPACKE_dpotrf(LAPACK_COL_MAJOR,
                                           uplo == CUBLAS_FILL_MODE_LOWER ? 'L' : 'U', n, A, lda);
+  blorc_emu::take_info("cusolverDnDpotrf", devInfo);
   return CUSOLVER_STATUS_SUCCESS;
 }
 
@@ -218,5 +219,6 @@ cusolverStatus_t cusolverDnDpotrs(cusolverDnHandle_t handle, cublasFillMode_t up
                  ? 0
                  : (int)LAPACKE_dpotrs(LAPACK_COL_MAJOR, uplo == CUBLAS_FILL_MODE_LOWER ? 'L' : 'U',
                                        n, nrhs, A, lda, B, ldb);
+  blorc_emu::take_info("cusolverDnDpotrs", devInfo);
   return CUSOLVER_STATUS_SUCCESS;
 }

@@ -26,6 +26,38 @@ std::string last_error_message();
 // The shared memory a kernel may use: 48 KB in all, or what it opted into with
 // cudaFuncSetAttribute(MaxDynamicSharedMemorySize).
 SharedLimits shared_limits(const void *kernel);
+// What the device did, counted from the start of the process: tests compare two readings to
+// show, for example, that a stage neither allocates nor waits for the device.
+struct Counters {
+  long long mallocs = 0;     // cudaMalloc calls
+  long long syncs = 0;       // host waits: cudaStreamSynchronize, blocking cudaMemcpy
+  long long copies_h2d = 0;  // cudaMemcpy(Async) host to device
+  long long copies_d2h = 0;  // cudaMemcpy(Async) device to host
+  long long launches = 0;    // kernel launches that ran
+};
+Counters counters();
+size_t device_memory_used();
+// Fault injection: the next launch of the kernel named kernel faults as a GPU kernel that
+// reads a bad address would: the launch itself succeeds, the kernel does not complete, and
+// from the next synchronising call (stream sync, blocking copy, a Thrust algorithm) on, every
+// call reports cudaErrorLaunchFailure: the error is sticky, as it is on a GPU.
+void inject_fault(const std::string &kernel);
+// Makes a later call of the cuSOLVER routine (after skip calls) write value to its devInfo, as
+// a factorisation that breaks down or a bad argument would (the tests of every info check).
+void inject_info(const std::string &routine, int value, int skip = 0);
+// cuSOLVER stand-ins: whether this call's devInfo is forced, and to what.
+bool take_info(const char *routine, int *value);
+// Clears a sticky fault, as cudaDeviceReset would (tests only; allocations are kept).
+void clear_fault();
+// True once a fault is pending or sticky; records and returns the sticky error if any.
+cudaError_t surface_fault();
+// An observed (sticky) fault, or cudaSuccess.
+cudaError_t sticky_error();
+// Counts a host wait that happens outside the runtime's own calls (Thrust's algorithms).
+void note_sync();
+// Launcher: whether this launch of kernel is the one to fault (consumes the injection).
+bool take_fault(const char *kernel);
+void count_launch();
 // Schedule of every launch: BLORC_EMU_SCHEDULE=inorder|reversed|shuffled[:SEED] at first use,
 // or set here (tests).
 LaunchOptions launch_options();
@@ -55,8 +87,14 @@ class Launcher {
   template <typename... A>
   void operator()(A &&...args) const {
     std::tuple<P...> a(std::forward<A>(args)...);  // converted as a real launch converts them
+    if (sticky_error() != cudaSuccess) {           // the context is broken: nothing runs
+      record_error(cudaErrorLaunchFailure, std::string("kernel ") + name_ + ": after a fault");
+      return;
+    }
     if (!configuration_ok()) return;
     if (!pointers_ok(a, std::index_sequence_for<P...>{})) return;
+    if (take_fault(name_)) return;  // "runs" and faults: reported at the next sync
+    count_launch();
     std::string err;
     Failure why = Failure::None;
     if (!launch(

@@ -12,6 +12,10 @@
 struct blorc_emu_stream {
   unsigned flags;
 };
+struct blorc_emu_event {
+  unsigned flags;
+  bool recorded;
+};
 
 namespace blorc_emu {
 namespace {
@@ -25,6 +29,12 @@ struct DeviceState {
   std::map<const void *, size_t> dynamic_shared;  // kernel -> opted-in bytes
   bool options_read = false;
   LaunchOptions options;
+  Counters counters;
+  std::string fault_kernel;  // the next launch of this kernel faults
+  bool pending = false;      // a kernel faulted; not yet observed by the host
+  bool sticky = false;       // observed: every call fails from now on
+  std::string info_routine;  // inject_info: the routine, the calls left to skip, the value
+  int info_skip = 0, info_value = 0;
 };
 
 DeviceState &dev() {
@@ -90,6 +100,92 @@ SharedLimits shared_limits(const void *kernel) {
   return l;
 }
 
+Counters counters() {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  return d.counters;
+}
+
+size_t device_memory_used() {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  return d.used;
+}
+
+void inject_fault(const std::string &kernel) {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  d.fault_kernel = kernel;
+}
+
+void inject_info(const std::string &routine, int value, int skip) {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  d.info_routine = routine, d.info_value = value, d.info_skip = skip;
+}
+
+bool take_info(const char *routine, int *value) {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  if (d.info_routine.empty() || d.info_routine != routine) return false;
+  if (d.info_skip-- > 0) return false;
+  d.info_routine.clear();
+  *value = d.info_value;
+  return true;
+}
+
+void clear_fault() {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  d.fault_kernel.clear();
+  d.pending = d.sticky = false;
+  if (d.last == cudaErrorLaunchFailure) d.last = cudaSuccess;
+}
+
+cudaError_t surface_fault() {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  if (d.pending) d.pending = false, d.sticky = true;
+  if (!d.sticky) return cudaSuccess;
+  d.last = cudaErrorLaunchFailure;
+  return cudaErrorLaunchFailure;
+}
+
+bool take_fault(const char *kernel) {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  if (d.fault_kernel.empty() || d.fault_kernel != kernel) return false;
+  d.fault_kernel.clear();
+  d.pending = true;
+  fprintf(stderr, "blorc_emu: kernel %s faults (injected); reported at the next sync\n", kernel);
+  return true;
+}
+
+void count_launch() {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  d.counters.launches++;
+}
+
+void note_sync() {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  d.counters.syncs++;
+}
+
+// A fault already observed fails every call at once (pending ones wait for a sync).
+cudaError_t sticky_error() {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  return d.sticky ? cudaErrorLaunchFailure : cudaSuccess;
+}
+
+static void count(long long Counters::*field) {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  d.counters.*field += 1;
+}
+
 LaunchOptions launch_options() {
   DeviceState &d = dev();
   std::lock_guard<std::mutex> g(d.mu);
@@ -138,6 +234,8 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) 
 cudaError_t cudaMalloc(void **ptr, size_t bytes) {
   blorc_emu::DeviceState &d = dev();
   *ptr = nullptr;
+  if (cudaError_t e = blorc_emu::sticky_error()) return e;
+  blorc_emu::count(&blorc_emu::Counters::mallocs);
   {
     std::lock_guard<std::mutex> g(d.mu);
     if (bytes > d.capacity - d.used) {
@@ -211,16 +309,27 @@ static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind
   return cudaSuccess;
 }
 
+static void count_copy(cudaMemcpyKind kind) {
+  if (kind == cudaMemcpyHostToDevice) blorc_emu::count(&blorc_emu::Counters::copies_h2d);
+  if (kind == cudaMemcpyDeviceToHost) blorc_emu::count(&blorc_emu::Counters::copies_d2h);
+}
+
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+  if (cudaError_t e = blorc_emu::surface_fault()) return e;  // a blocking copy waits for the device
+  blorc_emu::count(&blorc_emu::Counters::syncs);
+  count_copy(kind);
   return copy(dst, src, bytes, kind, "cudaMemcpy");
 }
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t) {
+  if (cudaError_t e = blorc_emu::sticky_error()) return e;
+  count_copy(kind);
   return copy(dst, src, bytes, kind, "cudaMemcpyAsync");
 }
 
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t bytes, cudaStream_t) {
+  if (cudaError_t e = blorc_emu::sticky_error()) return e;
   cudaError_t e = check_side(ptr, bytes, true, "destination", "cudaMemsetAsync");
   if (e == cudaSuccess) memset(ptr, value, bytes);
   return e;
@@ -238,6 +347,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t) {
   // Launches ran to completion when they were made; their errors are the last error.
+  blorc_emu::count(&blorc_emu::Counters::syncs);
+  if (cudaError_t e = blorc_emu::surface_fault()) return e;
   blorc_emu::DeviceState &d = dev();
   std::lock_guard<std::mutex> g(d.mu);
   return d.last == cudaErrorLaunchFailure ? cudaErrorLaunchFailure : cudaSuccess;
@@ -247,6 +358,7 @@ cudaError_t cudaGetLastError(void) {
   blorc_emu::DeviceState &d = dev();
   std::lock_guard<std::mutex> g(d.mu);
   cudaError_t e = d.last;
+  if (d.sticky) return cudaErrorLaunchFailure;  // a sticky error is never cleared
   d.last = cudaSuccess;
   d.last_message.clear();
   return e;
@@ -261,6 +373,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
     case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorNotReady: return "device not ready";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
   }
@@ -277,5 +390,41 @@ cudaError_t blorc_emu_func_set_attribute(const void *func, cudaFuncAttribute att
   blorc_emu::DeviceState &d = dev();
   std::lock_guard<std::mutex> g(d.mu);
   d.dynamic_shared[func] = (size_t)value;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags) {
+  *event = new blorc_emu_event{flags, false};
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+  if (!event)
+    return blorc_emu::record_error(cudaErrorInvalidResourceHandle, "cudaEventRecord: null event");
+  if (cudaError_t e = blorc_emu::sticky_error()) return e;
+  event->recorded = true;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventQuery(cudaEvent_t event) {
+  if (!event)
+    return blorc_emu::record_error(cudaErrorInvalidResourceHandle, "cudaEventQuery: null event");
+  // Not a wait, but it reports a fault of the work before the event, as on a GPU.
+  if (cudaError_t e = blorc_emu::surface_fault()) return e;
+  return cudaSuccess;  // work recorded before it has run; one never recorded counts as done
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void **ptr, size_t bytes) {
+  *ptr = malloc(bytes ? bytes : 1);
+  return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+
+cudaError_t cudaFreeHost(void *ptr) {
+  free(ptr);
   return cudaSuccess;
 }

@@ -40,6 +40,9 @@ typedef struct blorc_admm_stats {
   long long iters_total; /* sum over the batch of iterations used */
   int iters_max;         /* largest per-sample count */
   int at_cap;            /* samples that stopped at max_iters without converging */
+  int variant;           /* CUDA: the implementation that ran (BLORC_ADMM_GEMM or _PERSISTENT;
+                            AUTO decides by n and k alone, the same in fixed and adaptive
+                            mode); 0 on the CPU */
 } blorc_admm_stats;
 
 /* What read/write can move between the caller and the backend. Sizes are in doubles. */

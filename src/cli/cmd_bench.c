@@ -46,6 +46,7 @@ typedef struct {
   double med[NSTAGES], min[NSTAGES], max[NSTAGES], loss, mean_iters;
   char name[16];
   blorc_svd_method svd_used;
+  int admm_variant; /* CUDA: which ADMM implementation ran (0 on the CPU) */
 } timing;
 
 static double now_ms(void) {
@@ -82,7 +83,9 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
   blorc_backend *b;
   blorc_status st = blorc_backend_create(dev, s->n, s->k, s->B, &b, e);
   if (st) return st;
-  snprintf(out->name, sizeof out->name, "%s", blorc_backend_name(b));
+  /* The device's short name ("cuda"): the header's build line says when it is emulated. */
+  const char *bn = blorc_backend_name(b);
+  snprintf(out->name, sizeof out->name, "%.*s", (int)strcspn(bn, " "), bn);
   size_t kn = (size_t)s->k * s->n;
   size_t *idx = malloc(sizeof(size_t) * s->B);
   double *t = malloc(sizeof(double) * NSTAGES * s->repeat);
@@ -116,6 +119,7 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
   }
   out->mean_iters = (double)as.iters_total / s->B;
   out->svd_used = blorc_svd_method_used(b);
+  out->admm_variant = as.variant;
   blorc_backend_destroy(b);
   free(idx), free(t), free(W), free(G);
   return st;
@@ -289,8 +293,12 @@ int cmd_bench(int argc, char **argv) {
       printf("\n");
     }
     for (int d = 0; d < nt; d++)
-      printf("%s: %.0f samples/s, mean ADMM iterations %.1f, loss %.12g, stage 4 %s\n", tm[d].name,
-             s.B / (tm[d].med[S_TOTAL] * 1e-3), tm[d].mean_iters, tm[d].loss,
+      printf("%s: %.0f samples/s, mean ADMM iterations %.1f%s, loss %.12g, stage 4 %s\n",
+             tm[d].name, s.B / (tm[d].med[S_TOTAL] * 1e-3), tm[d].mean_iters,
+             tm[d].admm_variant == BLORC_ADMM_PERSISTENT ? " (persistent kernel)"
+             : tm[d].admm_variant == BLORC_ADMM_GEMM     ? " (gemm variant)"
+                                                         : "",
+             tm[d].loss,
              tm[d].svd_used == BLORC_SVD_FAST ? "fast path (W^+ and a QR per sample)"
                                               : "one SVD per sample");
   }

@@ -75,6 +75,7 @@ enum cudaError {
   cudaErrorInvalidDevicePointer = 17,
   cudaErrorInvalidMemcpyDirection = 21,
   cudaErrorNoDevice = 100,
+  cudaErrorNotReady = 600,
   cudaErrorInvalidResourceHandle = 400,
   cudaErrorLaunchFailure = 719,
 };
@@ -92,6 +93,7 @@ enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 
 #define cudaStreamNonBlocking 0x01
+#define cudaEventDisableTiming 0x02
 
 struct blorc_emu_stream;
 typedef struct blorc_emu_stream *cudaStream_t;
@@ -113,6 +115,20 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t cudaGetLastError(void);
+// Events: streams run synchronously here, so a recorded event has always completed.
+struct blorc_emu_event;
+typedef struct blorc_emu_event *cudaEvent_t;
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
+cudaError_t cudaEventQuery(cudaEvent_t event);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+// Page-locked host memory: host memory (outside the device's allocation table).
+cudaError_t cudaMallocHost(void **ptr, size_t bytes);
+template <typename T>
+cudaError_t cudaMallocHost(T **ptr, size_t bytes) {
+  return cudaMallocHost(reinterpret_cast<void **>(ptr), bytes);
+}
+cudaError_t cudaFreeHost(void *ptr);
 const char *cudaGetErrorString(cudaError_t e);
 cudaError_t blorc_emu_func_set_attribute(const void *func, cudaFuncAttribute attr, int value);
 template <typename F>

@@ -1,0 +1,275 @@
+// GPU tests (label gpu) for the defects of the CUDA backend found by reading it (issue 14):
+// each failed before its fix. Some need what only the emulated device can do (inject a kernel
+// fault, limit device memory, count host waits); on a real GPU those skip with the reason.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "blorc/blorc.h"
+#include "pipeline.h"
+#include "problems.h"
+
+#ifdef BLORC_CUDA_EMU
+#include "../cuda/emu/emu_device.h"
+#endif
+
+namespace {
+
+#define NEED_GPU() \
+  if (!blorc_cuda_available()) GTEST_SKIP() << "no CUDA device"
+
+#ifdef BLORC_CUDA_EMU
+#define NEED_EMULATOR(what) NEED_GPU()
+#else
+#define NEED_EMULATOR(what) GTEST_SKIP() << "needs the cuda-emu build's " what
+#endif
+
+bool contains(const std::string &s, const std::string &what) {
+  return s.find(what) != std::string::npos;
+}
+
+struct Loaded {
+  lib::Run run;
+  Loaded(const prob::Problem &p, blorc_device d) : run(p.n, p.k, p.B, d) {
+    run.set_W(p.W);
+    run.set_data(p.X, p.Y);
+    run.select_first(p.B);
+  }
+};
+
+blorc_admm_opts admm_opts(int variant, int max_iters, int fixed) {
+  blorc_admm_opts o = blorc_admm_defaults();
+  o.variant = variant, o.max_iters = max_iters, o.fixed = fixed, o.tol = 1e-10;
+  return o;
+}
+
+blorc_status admm(lib::Run &r, const blorc_admm_opts &o, blorc_error *e,
+                  blorc_admm_stats *st = nullptr) {
+  blorc_status s = blorc_factor(r.get(), 1.0, e);
+  return s != BLORC_OK ? s : blorc_admm(r.get(), &o, st, e);
+}
+
+// Defect 3: factor, admm, factor, admm on one selected batch must continue from the store, as
+// select, factor, admm does (the dual was divided by rho a second time).
+TEST(GpuDefects, SecondAdmmOnTheSameSelectionContinuesFromTheStore) {
+  NEED_GPU();
+  prob::Problem p = prob::make(41, 16, 24, 7, 0.4);
+  for (int variant : {BLORC_ADMM_GEMM, BLORC_ADMM_PERSISTENT}) {
+    Loaded again(p, BLORC_DEVICE_CUDA), reselected(p, BLORC_DEVICE_CUDA);
+    blorc_admm_opts o = admm_opts(variant, 40, 0);
+    blorc_error e{};
+    ASSERT_EQ(admm(again.run, o, &e), BLORC_OK) << e.msg;
+    ASSERT_EQ(admm(again.run, o, &e), BLORC_OK) << e.msg;
+    ASSERT_EQ(admm(reselected.run, o, &e), BLORC_OK) << e.msg;
+    reselected.run.select_first(p.B);
+    ASSERT_EQ(admm(reselected.run, o, &e), BLORC_OK) << e.msg;
+    for (blorc_buffer b : {BLORC_BUF_X_ADMM, BLORC_BUF_STATE_Z, BLORC_BUF_STATE_LAMBDA})
+      EXPECT_EQ(again.run.read(b), reselected.run.read(b))
+          << "buffer " << b << " variant " << variant;
+  }
+}
+
+// Defect 3: a refused persistent call (W and K do not fit in shared memory at n = k = 128)
+// must leave the batch as it was, so that the gemm variant then runs as on a fresh batch.
+TEST(GpuDefects, RefusedPersistentCallLeavesTheBatchAlone) {
+  NEED_GPU();
+  prob::Problem p = prob::make(43, 128, 128, 1, 0.4);
+  Loaded refused(p, BLORC_DEVICE_CUDA), fresh(p, BLORC_DEVICE_CUDA);
+  blorc_error e{};
+  // Warm starts that are not zero, so that scaling them twice shows.
+  blorc_admm_opts gemm = admm_opts(BLORC_ADMM_GEMM, 30, 0);
+  for (lib::Run *r : {&refused.run, &fresh.run}) {
+    ASSERT_EQ(admm(*r, gemm, &e), BLORC_OK) << e.msg;
+    r->select_first(p.B);
+  }
+  EXPECT_EQ(admm(refused.run, admm_opts(BLORC_ADMM_PERSISTENT, 30, 0), &e), BLORC_EINVAL);
+  EXPECT_TRUE(contains(e.msg, "use the gemm variant")) << e.msg;
+  ASSERT_EQ(blorc_admm(refused.run.get(), &gemm, nullptr, &e), BLORC_OK) << e.msg;
+  ASSERT_EQ(admm(fresh.run, gemm, &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(refused.run.read(BLORC_BUF_X_ADMM), fresh.run.read(BLORC_BUF_X_ADMM));
+}
+
+// Defect 6: timing runs (fixed mode) and training (adaptive) run the same ADMM variant.
+TEST(GpuDefects, AutoPicksOneAdmmVariantForFixedAndAdaptiveRuns) {
+  NEED_GPU();
+  for (int n : {16, 128}) {  // persistent fits; only in fixed mode (W left out) at n = k = 128
+    prob::Problem p = prob::make(47, n, n, 1, 0.4);
+    int chosen[2];
+    for (int fixed : {0, 1}) {
+      Loaded l(p, BLORC_DEVICE_CUDA);
+      blorc_error e{};
+      blorc_admm_stats st{};
+      ASSERT_EQ(admm(l.run, admm_opts(BLORC_ADMM_AUTO, 5, fixed), &e, &st), BLORC_OK) << e.msg;
+      chosen[fixed] = st.variant;
+    }
+    EXPECT_EQ(chosen[0], chosen[1]) << "n = k = " << n;
+    EXPECT_EQ(chosen[0], n == 16 ? BLORC_ADMM_PERSISTENT : BLORC_ADMM_GEMM) << "n = k = " << n;
+  }
+}
+
+// Defect 6: the gemm variant's stopping test waits for the device once per call, not once
+// per check, allocates nothing, and still stops every sample at the CPU's iteration.
+TEST(GpuDefects, GemmStoppingTestDoesNotWaitForTheDeviceAtEachCheck) {
+  NEED_EMULATOR("host-wait counters");
+#ifdef BLORC_CUDA_EMU
+  prob::Problem p = prob::make(53, 16, 24, 7, 0.4);
+  Loaded gpu(p, BLORC_DEVICE_CUDA), cpu(p, BLORC_DEVICE_CPU);
+  blorc_admm_opts o = admm_opts(BLORC_ADMM_GEMM, 5000, 0);
+  o.check_every = 1;
+  blorc_error e{};
+  ASSERT_EQ(blorc_factor(gpu.run.get(), 1.0, &e), BLORC_OK) << e.msg;
+  blorc_emu::Counters before = blorc_emu::counters();
+  blorc_admm_stats st{};
+  ASSERT_EQ(blorc_admm(gpu.run.get(), &o, &st, &e), BLORC_OK) << e.msg;
+  blorc_emu::Counters after = blorc_emu::counters();
+  ASSERT_EQ(admm(cpu.run, o, &e), BLORC_OK) << e.msg;
+  ASSERT_GE(st.iters_max, 50) << "too few checks to tell one wait per check from one per call";
+  // The three Thrust reductions of the statistics and the final stream synchronisation.
+  EXPECT_LE(after.syncs - before.syncs, 4) << "over " << st.iters_max << " checks";
+  EXPECT_EQ(after.mallocs - before.mallocs, 0);
+  EXPECT_EQ(gpu.run.read(BLORC_BUF_ITERS), cpu.run.read(BLORC_BUF_ITERS));
+#endif
+}
+
+// Defect 5: all of the closed-form kernel's shared memory is counted: at n = 3064, k = 8 its
+// vectors take 49088 of the 49152 bytes a kernel gets without opting in, and the 33-double
+// reduction buffer tips it over.
+TEST(GpuDefects, ClosedFormRunsAtTheSharedMemoryBoundary) {
+  NEED_GPU();
+  const int n = 3064, k = 8;
+  ASSERT_LE(8 * (2 * n + k), 48 * 1024);
+  ASSERT_GT(8 * (2 * n + k + 33), 48 * 1024);
+  prob::Problem p = prob::make(59, n, k, 1, 0.4);
+  Loaded gpu(p, BLORC_DEVICE_CUDA), cpu(p, BLORC_DEVICE_CPU);
+  lib::Params prm;
+  prm.admm = admm_opts(BLORC_ADMM_AUTO, 20, 1);  // the same 20 iterations on both sides
+  for (lib::Run *r : {&gpu.run, &cpu.run}) {
+    r->solve(prm);
+    r->analyse(prm);
+  }
+  ASSERT_EQ(gpu.run.read(BLORC_BUF_SIGN), cpu.run.read(BLORC_BUF_SIGN));
+  for (blorc_buffer b : {BLORC_BUF_XSTAR, BLORC_BUF_H, BLORC_BUF_A}) {
+    lib::Vec g = gpu.run.read(b), c = cpu.run.read(b);
+    double d = 0, s = 0;
+    for (size_t i = 0; i < c.size(); i++) d += (g[i] - c[i]) * (g[i] - c[i]), s += c[i] * c[i];
+    EXPECT_LE(std::sqrt(d), 1e-9 * std::max(std::sqrt(s), 1e-3)) << "buffer " << b;
+  }
+}
+
+// Defect 4: with more zero rows than n (here every row of a k = 2n transform), the Jacobi SVD
+// converges instead of rotating rounding noise until its sweep cap ...
+TEST(GpuDefects, JacobiSvdConvergesWithMoreZeroRowsThanN) {
+  NEED_GPU();
+  prob::Problem p = prob::make(61, 16, 32, 7, 0.4);
+  Loaded gpu(p, BLORC_DEVICE_CUDA), cpu(p, BLORC_DEVICE_CPU);
+  lib::Params prm;
+  prm.gamma = 1e3;  // every |W x| below it: k0 = k = 32 > n = 16
+  for (lib::Run *r : {&gpu.run, &cpu.run}) {
+    r->solve(prm);
+    r->analyse(prm);
+  }
+  EXPECT_EQ(gpu.run.read(BLORC_BUF_RANK), cpu.run.read(BLORC_BUF_RANK));
+  lib::Vec g = gpu.run.read(BLORC_BUF_SV), c = cpu.run.read(BLORC_BUF_SV);
+  for (size_t i = 0; i < c.size(); i++) EXPECT_NEAR(g[i], c[i], 1e-12 * c[0]) << i;
+}
+
+// ... and a sample that does not converge within the cap is an error naming it.
+TEST(GpuDefects, JacobiSvdReportsNonConvergence) {
+  NEED_GPU();
+  prob::Problem p = prob::make(61, 16, 32, 3, 0.4);
+  setenv("BLORC_TEST_JACOBI_SWEEPS", "1", 1);
+  Loaded gpu(p, BLORC_DEVICE_CUDA);
+  unsetenv("BLORC_TEST_JACOBI_SWEEPS");
+  lib::Params prm;
+  prm.gamma = 1e3;
+  gpu.run.solve(prm);
+  blorc_error e{};
+  ASSERT_EQ(blorc_signs(gpu.run.get(), prm.gamma, &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(blorc_svd(gpu.run.get(), prm.svd_tol, &e), BLORC_ENUMERIC);
+  EXPECT_TRUE(contains(e.msg,
+                       "did not converge within 1 sweeps for 3 of 3 samples (first: "
+                       "sample 0"))
+      << e.msg;
+}
+
+// Defect 2: a data set that does not fit leaves the loaded one usable.
+TEST(GpuDefects, DataSetThatDoesNotFitKeepsTheLoadedOne) {
+  NEED_EMULATOR("settable device memory");
+#ifdef BLORC_CUDA_EMU
+  prob::Problem p = prob::make(67, 16, 24, 7, 0.4), big = prob::make(68, 16, 24, 4000, 0.4);
+  Loaded kept(p, BLORC_DEVICE_CUDA), plain(p, BLORC_DEVICE_CUDA);
+  blorc_admm_opts o = admm_opts(BLORC_ADMM_GEMM, 40, 0);
+  blorc_error e{};
+  ASSERT_EQ(admm(kept.run, o, &e), BLORC_OK) << e.msg;
+  ASSERT_EQ(admm(plain.run, o, &e), BLORC_OK) << e.msg;
+  blorc_emu::set_device_memory(blorc_emu::device_memory_used() + 100000);
+  blorc_status st = blorc_set_data(kept.run.get(), 4000, big.X.data(), big.Y.data(), &e);
+  blorc_emu::set_device_memory(141ull << 30);
+  ASSERT_EQ(st, BLORC_ENOMEM);
+  EXPECT_TRUE(contains(e.msg, "data set")) << e.msg;
+  for (lib::Run *r : {&kept.run, &plain.run}) {
+    r->select_first(p.B);
+    ASSERT_EQ(admm(*r, o, &e), BLORC_OK) << e.msg;
+  }
+  EXPECT_EQ(kept.run.read(BLORC_BUF_X_ADMM), plain.run.read(BLORC_BUF_X_ADMM));
+#endif
+}
+
+// Defect 1: a kernel fault surfaces in a Thrust reduction (Thrust throws); the stage returns
+// an error naming itself instead of the exception ending the process.
+TEST(GpuDefects, KernelFaultInAThrustReductionIsAnErrorNamingTheStage) {
+  NEED_EMULATOR("fault injection");
+#ifdef BLORC_CUDA_EMU
+  prob::Problem p = prob::make(71, 16, 24, 7, 0.4);
+  struct {
+    const char *kernel, *stage;
+  } cases[] = {{"scatter_kernel", "admm: the iteration counts"},
+               {"mask_kernel", "gradient: the losses"}};
+  for (const auto &c : cases) {
+    Loaded l(p, BLORC_DEVICE_CUDA);
+    lib::Params prm;
+    blorc_error e{};
+    blorc_emu::inject_fault(c.kernel);
+    blorc_status st = blorc_factor(l.run.get(), prm.rho, &e);
+    if (st == BLORC_OK) st = blorc_admm(l.run.get(), &prm.admm, nullptr, &e);
+    if (st == BLORC_OK) st = blorc_signs(l.run.get(), prm.gamma, &e);
+    if (st == BLORC_OK) st = blorc_svd(l.run.get(), prm.svd_tol, &e);
+    if (st == BLORC_OK) st = blorc_closed_form(l.run.get(), &e);
+    if (st == BLORC_OK) st = blorc_gradient(l.run.get(), nullptr, &e);
+    blorc_emu::clear_fault();
+    EXPECT_EQ(st, BLORC_EDEVICE) << c.kernel;
+    EXPECT_TRUE(contains(e.msg, c.stage)) << e.msg;
+    EXPECT_TRUE(contains(e.msg, "unspecified launch failure")) << e.msg;
+  }
+#endif
+}
+
+// Every cuSOLVER devInfo is read and checked: a breakdown (potrf info > 0) or a bad argument
+// (info < 0) in any of the three calls is an error naming the call.
+TEST(GpuDefects, EveryCusolverInfoIsChecked) {
+  NEED_EMULATOR("devInfo injection");
+#ifdef BLORC_CUDA_EMU
+  prob::Problem p = prob::make(73, 16, 24, 7, 0.4);
+  struct {
+    const char *routine;
+    int value, skip;
+    const char *message;
+  } cases[] = {
+      {"cusolverDnDpotrf", 3, 0, "factor: Cholesky (cusolverDnDpotrf) failed (device info 3)"},
+      {"cusolverDnDpotrs", -5, 0, "factor: triangular solves (cusolverDnDpotrs) failed"},
+      {"cusolverDnDpotrs", -7, 1, "admm: cusolverDnDpotrs info -7"}};
+  for (const auto &c : cases) {
+    Loaded l(p, BLORC_DEVICE_CUDA);
+    blorc_emu::inject_info(c.routine, c.value, c.skip);
+    blorc_error e{};
+    blorc_admm_opts o = admm_opts(BLORC_ADMM_GEMM, 10, 0);
+    EXPECT_EQ(admm(l.run, o, &e), BLORC_ENUMERIC) << c.routine;
+    EXPECT_TRUE(contains(e.msg, c.message)) << e.msg;
+    blorc_emu::inject_info("", 0);
+  }
+#endif
+}
+
+}  // namespace
