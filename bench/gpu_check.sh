@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # GPU check, run on a host with an NVIDIA GPU (the device tool; see DEVELOPERS.md):
-# builds the cuda preset, runs the gpu tests, then the GPU-versus-CPU benchmark at n = 64,
-# B = 100 and B = 1000, and prints a short table last. Debian packages fetched beforehand
+# builds the cuda preset, runs the gpu tests, then compute-sanitizer (memcheck, racecheck,
+# synccheck, initcheck) on the gpu tests at small sizes, then the GPU-versus-CPU benchmark at
+# n = 64, B = 100 and B = 1000, and prints a short table last. The real GPU judges what the
+# cuda-emu build cannot see: memory ordering without barriers, library numerics, speed. Debian packages fetched beforehand
 # by bench/fetch_gpu_deps.sh (.deps/*.deb) are unpacked into /tmp/deps, never into /.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -37,17 +39,29 @@ echo "build: $(( $(date +%s) - t0 )) s"
 mkdir -p bench/results
 # Time limits keep the whole script under 6 minutes and its table last, whatever hangs;
 # fewer OpenMP threads per test process, since ctest runs several at once.
-(cd build/gpu && OMP_NUM_THREADS=4 timeout 200 ctest -L gpu --output-on-failure -j 4) > gpu-tests.log 2>&1
+(cd build/gpu && OMP_NUM_THREADS=4 timeout 100 ctest -L gpu --output-on-failure -j 4) > gpu-tests.log 2>&1
 tests_rc=$?
 grep -E "tests passed|tests failed|\(Failed\)|no CUDA device" gpu-tests.log | sort | uniq -c | head -40
-(cd build/gpu && OMP_NUM_THREADS=2 timeout 60 ctest -LE gpu -j 8) > cpu-tests.log 2>&1
+# compute-sanitizer at small sizes: each tool slows kernels 10-100x.
+san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+small='Sizes/GpuParity.*/n16_k32_B7:GpuDefects.SecondAdmm*:GpuDefects.JacobiSvdConverges*'
+sanitizer_rc=0
+for tool in memcheck racecheck synccheck initcheck; do
+  OMP_NUM_THREADS=4 timeout 25 "$san" --tool $tool --error-exitcode 3 \
+    build/gpu/tests/blorc_gpu_tests --gtest_filter="$small" > sanitizer-$tool.log 2>&1
+  rc=$?
+  [ $rc = 0 ] || sanitizer_rc=$rc
+  echo "compute-sanitizer $tool: exit $rc, $(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' sanitizer-$tool.log || echo 'no summary (timeout?)')"
+  grep -m5 -E '^========= (Invalid|Race|Barrier|Uninitialized|Program hit)' sanitizer-$tool.log
+done
+(cd build/gpu && OMP_NUM_THREADS=2 timeout 30 ctest -LE gpu -j 8) > cpu-tests.log 2>&1
 grep -E "tests passed|tests failed" cpu-tests.log
 B="build/gpu/blorc-gpu bench"
 {
   for batch in 100 1000; do
     for v in persistent gemm; do
       echo "-- n=64 k=64 batch=$batch, fixed 2000 iterations, ADMM variant $v"
-      timeout 60 $B --device all --n 64 --k 64 --batch $batch --iters 2000 --fixed --repeat 5 --variant $v
+      timeout 20 $B --device all --n 64 --k 64 --batch $batch --iters 2000 --fixed --repeat 5 --variant $v
     done
   done
 } > bench-gpu.txt 2>&1
@@ -55,4 +69,4 @@ echo
 echo "== table: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%d)"
 echo "   (median ms per minibatch stage; ratio = CPU over GPU, same process, same data)"
 cat bench-gpu.txt
-echo "gpu tests exit code: $tests_rc"
+echo "gpu tests exit code: $tests_rc; compute-sanitizer: $sanitizer_rc"

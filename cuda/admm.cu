@@ -13,10 +13,13 @@
 namespace {
 
 // Sum over the block, returned to every thread. red holds 33 doubles of shared memory.
+// Back-to-back calls need no barrier on entry: a call's writes of red[w] come after the
+// previous call's last barrier, past which thread 0 has finished reading red[w], and red[32]
+// is rewritten only after this call's middle barrier, which every thread reaches after it has
+// read the previous red[32] (scripts/mutate_cuda.sh found the entry barrier redundant).
 __device__ double block_sum(double v, double *red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
   int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nwarps = (blockDim.x + 31) >> 5;
-  __syncthreads();  // red may still be read from the previous call
   if (lane == 0) red[warp] = v;
   __syncthreads();
   if (threadIdx.x == 0) {

@@ -169,12 +169,14 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
   return BLORC_OK;
 }
 
+constexpr int kGatherThreads = 128;
+
 // One block per batch column: gathers y and x, and ||y|| (ADMM loads its warm start itself).
 __global__ void gather_kernel(int n, const size_t *idx, const double *Yall, const double *Xall,
                               double *Y, double *X, double *ynorm) {
   int j = blockIdx.x;
   size_t t = idx[j];
-  BLORC_SHARED(double, part, 32);
+  BLORC_SHARED(double, part, kGatherThreads / 32);  // one per warp
   double s = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     double y = Yall[t * n + i];
@@ -196,7 +198,7 @@ blorc_status cuda_select(blorc_backend *b, const size_t *idx, blorc_error *err) 
   cuda_state *c = cuda_of(b);
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->idx, idx, (size_t)b->B * sizeof(size_t),
                                    cudaMemcpyHostToDevice, c->stream));
-  BLORC_LAUNCH(gather_kernel, b->B, 128, 0, c->stream)
+  BLORC_LAUNCH(gather_kernel, b->B, kGatherThreads, 0, c->stream)
   (b->n, c->idx, c->Yall, c->Xall, c->Y, c->X, c->ynorm);
   BLORC_CUDA_CHECK_LAUNCH("gather");
   // idx lives on the host side only for this call: finish before it may change.

@@ -12,6 +12,10 @@ __device__ double warp_sum(double v) {
 }
 
 // v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v_original; coef: r doubles of shared memory.
+// Each thread ends owning v[i] and w[i] for its own i; a caller that reads other entries, or
+// calls again (coef is rewritten), synchronises first. There is no barrier on the way out:
+// both callers' next cross-thread reads already follow one (scripts/mutate_cuda.sh found it
+// redundant).
 __device__ void project(int n, int r, const double *V, const double *sv, double *v, double *w,
                         double *coef) {
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
@@ -32,7 +36,6 @@ __device__ void project(int n, int r, const double *V, const double *sv, double 
     v[i] -= a;
     w[i] = b;
   }
-  __syncthreads();
 }
 
 __global__ void closed_form_kernel(int n, int k, int kn, int clean, const double *W,
@@ -40,7 +43,7 @@ __global__ void closed_form_kernel(int n, int k, int kn, int clean, const double
                                    const double *Vs, const double *sv, const int *rank, double *Xs,
                                    double *H, double *Wq, double *Wg, double *loss) {
   BLORC_DYNAMIC_SHARED(double, sm);
-  double *q = sm, *g = q + n, *coef = g + n, *red = coef + kn;  // 2n + kn + 33 doubles
+  double *q = sm, *g = q + n, *coef = g + n, *red = coef + kn;  // 2n + kn + 32 doubles
   const int j = blockIdx.x, r = rank[j];
   const double *s = S + (size_t)j * k, *V = Vs + (size_t)j * n * kn, *svj = sv + (size_t)j * kn;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
@@ -94,7 +97,7 @@ blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
   int n = b->n, k = b->k, kn = b->kn, B = b->B;
   // All of the kernel's shared memory is dynamic, so this is the whole of what the 48 KB limit
   // counts (static arrays would count too, and be easy to forget here).
-  size_t smem = sizeof(double) * (2 * (size_t)n + kn + 33);
+  size_t smem = sizeof(double) * (2 * (size_t)n + kn + 32);  // red: one per warp, <= 32
   if (smem > 48 * 1024)
     BLORC_CUDA_CHECK(cudaFuncSetAttribute(closed_form_kernel,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));

@@ -36,6 +36,7 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
     for (int i = 0; i < k; i++)
       if (s[i] == 0.0) cols[m++] = i;
     k0s[0] = m;
+    rotated[0] = 0;
   }
   __syncthreads();
   const int k0 = k0s[0];
@@ -61,9 +62,12 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
   // Round-robin ordering: m (even) players, m - 1 rounds of m / 2 disjoint pairs.
   const int m = k0 + (k0 & 1);
   int sweep = 0;
+  // rotated[0] holds the last sweep (counted from 1) in which any pair rotated: a stamp that
+  // only grows, so no thread resets it and none can read a reset too early or too late (a
+  // thread that sees a later sweep's stamp knows this sweep rotated too). A reset flag needed
+  // a barrier before and after each test, which the emulation cannot see missing (it
+  // interleaves threads only at barriers and shuffles): scripts/mutate_cuda.sh.
   for (; sweep < max_sweeps && k0 > 1; sweep++) {
-    if (threadIdx.x == 0) rotated[0] = 0;
-    __syncthreads();
     for (int round = 0; round < m - 1; round++) {
       for (int pair = warp; pair < m / 2; pair += nwarps) {
         int p = pair == 0 ? m - 1 : (round + pair) % (m - 1);
@@ -85,12 +89,11 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
           ap[i] = cs * x - sn * y;
           aq[i] = sn * x + cs * y;
         }
-        if (lane == 0) rotated[0] = 1;
+        if (lane == 0) rotated[0] = sweep + 1;
       }
       __syncthreads();
     }
-    if (!rotated[0]) break;
-    __syncthreads();
+    if (rotated[0] < sweep + 1) break;
   }
   // Still rotating after the cap: not converged, and the host is told.
   if (threadIdx.x == 0) failed[j] = k0 > 1 && sweep == max_sweeps;
