@@ -301,15 +301,14 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
   BLORC_CUDA_CHECK_LAUNCH("scatter");
   // potrs's info (argument errors only: L is already a valid factor) is read with the counts,
   // at the one host wait of this stage.
-  int info = 0, at_cap = 0;
+  int info = 0;
   BLORC_CUDA_CHECK(cudaMemcpyAsync(&info, c->info, sizeof info, cudaMemcpyDeviceToHost, c->stream));
   BLORC_TRY(cuda_sum(c, c->iters, B, &st->iters_total, "admm: the iteration counts", err));
   BLORC_TRY(cuda_max(c, c->iters, B, &st->iters_max, "admm: the largest iteration count", err));
-  long long left = 0;
+  long long at_cap = 0;
   if (o->max_iters > 0)
-    BLORC_TRY(cuda_sum(c, c->active, B, &left, "admm: the samples at the cap", err));
-  at_cap = (int)left;
-  st->at_cap = at_cap;
+    BLORC_TRY(cuda_sum(c, c->active, B, &at_cap, "admm: the samples at the cap", err));
+  st->at_cap = (int)at_cap;
   st->variant = variant;
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: cusolverDnDpotrs info %d", info);

@@ -46,26 +46,27 @@ blorc_status guarded(const char *what, blorc_error *err, F f) {
 
 }  // namespace
 
-blorc_status cuda_sum(cuda_state *c, const int *v, int count, long long *out, const char *what,
-                      blorc_error *err) {
+// One reduction of v[0..count) from init with op into *out.
+template <typename T, typename R, typename Op>
+blorc_status reduce(cuda_state *c, const T *v, int count, R init, Op op, R *out, const char *what,
+                    blorc_error *err) {
   return guarded(what, err, [&] {
     scratch_allocator a{(char *)c->thrust_scratch, kCudaThrustScratch, 0};
-    *out = thrust::reduce(BLORC_THRUST_ON(c->stream, a), v, v + count, 0LL);
+    *out = thrust::reduce(BLORC_THRUST_ON(c->stream, a), v, v + count, init, op);
   });
+}
+
+blorc_status cuda_sum(cuda_state *c, const int *v, int count, long long *out, const char *what,
+                      blorc_error *err) {
+  return reduce(c, v, count, 0LL, thrust::plus<long long>(), out, what, err);
 }
 
 blorc_status cuda_max(cuda_state *c, const int *v, int count, int *out, const char *what,
                       blorc_error *err) {
-  return guarded(what, err, [&] {
-    scratch_allocator a{(char *)c->thrust_scratch, kCudaThrustScratch, 0};
-    *out = thrust::reduce(BLORC_THRUST_ON(c->stream, a), v, v + count, 0, thrust::maximum<int>());
-  });
+  return reduce(c, v, count, 0, thrust::maximum<int>(), out, what, err);
 }
 
 blorc_status cuda_sum(cuda_state *c, const double *v, int count, double *out, const char *what,
                       blorc_error *err) {
-  return guarded(what, err, [&] {
-    scratch_allocator a{(char *)c->thrust_scratch, kCudaThrustScratch, 0};
-    *out = thrust::reduce(BLORC_THRUST_ON(c->stream, a), v, v + count, 0.0);
-  });
+  return reduce(c, v, count, 0.0, thrust::plus<double>(), out, what, err);
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "blorc/blorc.h"
+#include "gpu_test.h"
 #include "pipeline.h"
 #include "problems.h"
 
@@ -15,9 +16,6 @@
 #endif
 
 namespace {
-
-#define NEED_GPU() \
-  if (!blorc_cuda_available()) GTEST_SKIP() << "no CUDA device"
 
 struct Case {
   int n, k, B;

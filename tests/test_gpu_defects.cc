@@ -8,6 +8,7 @@
 #include <string>
 
 #include "blorc/blorc.h"
+#include "gpu_test.h"
 #include "pipeline.h"
 #include "problems.h"
 
@@ -16,9 +17,6 @@
 #endif
 
 namespace {
-
-#define NEED_GPU() \
-  if (!blorc_cuda_available()) GTEST_SKIP() << "no CUDA device"
 
 #ifdef BLORC_CUDA_EMU
 #define NEED_EMULATOR(what) NEED_GPU()

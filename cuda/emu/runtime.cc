@@ -167,12 +167,6 @@ void count_launch() {
   d.counters.launches++;
 }
 
-void note_sync() {
-  DeviceState &d = dev();
-  std::lock_guard<std::mutex> g(d.mu);
-  d.counters.syncs++;
-}
-
 // A fault already observed fails every call at once (pending ones wait for a sync).
 cudaError_t sticky_error() {
   DeviceState &d = dev();
@@ -184,6 +178,10 @@ static void count(long long Counters::*field) {
   DeviceState &d = dev();
   std::lock_guard<std::mutex> g(d.mu);
   d.counters.*field += 1;
+}
+
+void note_sync() {
+  count(&Counters::syncs);
 }
 
 LaunchOptions launch_options() {
