@@ -241,7 +241,11 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
       return cudaErrorMemoryAllocation;  // as the runtime: an error code, no message
     }
     // Poisoned, not zeroed: device memory holds garbage until written.
-    char *p = static_cast<char *>(malloc(bytes ? bytes : 1));
+    // 256-byte aligned, as cudaMalloc guarantees: results that depended on where malloc put
+    // a buffer (vector kernels round differently on misaligned data) would vary run to run.
+    void *mem = nullptr;
+    char *p =
+        posix_memalign(&mem, 256, bytes ? bytes : 1) == 0 ? static_cast<char *>(mem) : nullptr;
     if (!p) {
       d.last = cudaErrorMemoryAllocation;
       return cudaErrorMemoryAllocation;
