@@ -11,8 +11,12 @@
 # --quick trains 3 epochs on 400 signals into runs/reproduce-quick/ (a smoke test).
 # Held-out data come from seeds never used in training (training and validation: data.seed
 # 0): 1000 test signals (seed 1001), the paper's 20 (seed 1002), and 500 signals for tuning
-# the baseline's scale (seed 1003); no choice is made on the test sets. For the stripes the
-# clean images are fixed, so held-out patches differ from training ones in their noise only.
+# the baseline's scale (seed 1003); no choice is made on the test sets. For the stripes, a
+# config with data.stripe_phase = random (best) draws each image's stripe phase from the
+# seed, and so do its held-out sets: test images are not training images; the paper's
+# setting keeps its two images, whose held-out patches differ from training ones in their
+# noise only. eval tunes the baseline's beta for each criterion separately (mean PSNR, PSNR
+# of the mean squared error); the README's table gives both, each paired with its own beta.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BLORC:-build/cpu/blorc-gpu}
@@ -48,6 +52,9 @@ for exp in piecewise dct stripes; do
     set -- $part
     $B data --kind $kind --n 64 --count "$2" --seed "$3" --clean "$data/$exp-$1-x.npy" \
       --noisy "$data/$exp-$1-y.npy" > /dev/null
+    [ $exp = stripes ] && $B data --kind $kind --n 64 --count "$2" --seed "$3" \
+      --stripe-phase random --clean "$data/$exp-random-$1-x.npy" \
+      --noisy "$data/$exp-random-$1-y.npy" > /dev/null
   done
   for s in "${settings[@]}"; do
     cfg=configs/$s-$exp.ini
@@ -56,6 +63,8 @@ for exp in piecewise dct stripes; do
       continue
     fi
     out=$root/$exp/$s
+    set=$exp
+    grep -Eq '^stripe_phase *= *random' "$cfg" && set=$exp-random
     mkdir -p "$(dirname "$out")"
     t0=$(date +%s)
     cmd="$B train --config $cfg --out $out --force ${extra[*]}"
@@ -65,9 +74,9 @@ for exp in piecewise dct stripes; do
     wfile=W_best.npy
     [ "$s" = paper ] && wfile=W.npy
     for t in test:1000 test20:20; do
-      $B eval --transform "$out/$wfile" --clean "$data/$exp-${t%:*}-x.npy" \
-        --noisy "$data/$exp-${t%:*}-y.npy" --baseline $base --tune-clean "$data/$exp-tune-x.npy" \
-        --tune-noisy "$data/$exp-tune-y.npy" --csv > "$out/eval-${t#*:}.csv"
+      $B eval --transform "$out/$wfile" --clean "$data/$set-${t%:*}-x.npy" \
+        --noisy "$data/$set-${t%:*}-y.npy" --baseline $base --tune-clean "$data/$set-tune-x.npy" \
+        --tune-noisy "$data/$set-tune-y.npy" --csv > "$out/eval-${t#*:}.csv"
     done
     base_psnr=$(tail -1 "$out/eval-1000.csv" | cut -d, -f6)
     # The evaluated W drawn like train's filters.png, when it is not the final W.
@@ -80,13 +89,15 @@ for exp in piecewise dct stripes; do
       echo "Command: \`$cmd\` (then \`blorc-gpu eval\` of \`$wfile\` on the held-out sets, see bench/reproduce.sh)."
       echo "Machine: $(nproc) cores, $(uname -m), \`$($B --version | paste -sd';' | sed 's/;/; /')\`; $(date -u +%Y-%m-%d), training took $secs s."
       echo
-      echo "PSNR in dB: mean over signals +- standard error; in brackets, of the mean squared error."
+      echo "PSNR in dB. Mean over signals +- standard error, with the baseline's beta tuned for it;"
+      echo "then the PSNR of the mean squared error, with a beta tuned for that (each on the 500"
+      echo "tuning signals; paired standard errors by the delta method)."
       echo
-      echo "| test set | signals | noisy | baseline | beta (tuned on 500 other signals) | baseline | learned W | learned - baseline, paired |"
-      echo "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+      echo "| test set | signals | noisy | baseline | beta (mean PSNR) | baseline | learned W | learned - baseline, paired | beta (MSE) | baseline, PSNR of the MSE | learned W | learned - baseline, paired |"
+      echo "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
       for f in 1000 20; do
-        IFS=, read -r N np nse bn beta bp bse lp lse na ba la dp dse < <(tail -1 "$out/eval-$f.csv")
-        echo "| seed $([ $f = 1000 ] && echo 1001 || echo 1002) | $N | $np +- $nse [$na] | $bn | $beta | $bp +- $bse [$ba] | $lp +- $lse [$la] | $dp +- $dse |"
+        IFS=, read -r N np nse bn beta bp bse lp lse na ba la dp dse bm bmp bma lase dm dmse < <(tail -1 "$out/eval-$f.csv")
+        echo "| seed $([ $f = 1000 ] && echo 1001 || echo 1002) | $N | $np +- $nse [$na] | $bn | $beta | $bp +- $bse | $lp +- $lse | $dp +- $dse | $bm | $bma | $la +- $lase | $dm +- $dmse |"
       done
       echo
       echo "Final line of training: $(tail -1 "$data/train.txt")"

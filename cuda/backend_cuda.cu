@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "blorc/active_set.h"
 #include "cuda_backend.h"
 #include "launch.h"
 
@@ -26,6 +27,9 @@ void for_each_array(cuda_state *c, F f) {
   f((void **)&c->idx), f((void **)&c->info), f((void **)&c->potrf_work);
   f((void **)&c->Xall), f((void **)&c->Yall), f((void **)&c->Zall), f((void **)&c->Lall);
   f((void **)&c->svd_failed), f((void **)&c->thrust_scratch), f((void **)&c->active_count);
+  f((void **)&c->Dcur), f((void **)&c->Ac), f((void **)&c->Vx), f((void **)&c->Tk);
+  f((void **)&c->Tb), f((void **)&c->Rn), f((void **)&c->Wr), f((void **)&c->cert);
+  f((void **)&c->rn), f((void **)&c->wloss), f((void **)&c->redo), f((void **)&c->moved);
 }
 
 void cuda_destroy(blorc_backend *b) {
@@ -110,6 +114,18 @@ blorc_status cuda_init_inner(blorc_backend *b, cuda_state *c, blorc_error *err) 
       {(void **)&c->svd_failed, cap * sizeof(int), "SVD flags"},
       {(void **)&c->thrust_scratch, kCudaThrustScratch, "Thrust scratch"},
       {(void **)&c->active_count, sizeof(int), "active count"},
+      {(void **)&c->Dcur, k * cap * d, "polish dual"},
+      {(void **)&c->Ac, k * cap * d, "certificate dual"},
+      {(void **)&c->Vx, k * cap * d, "W x*"},
+      {(void **)&c->Tk, k * cap * d, "certificate scratch"},
+      {(void **)&c->Tb, k * cap * d, "gradient scratch"},
+      {(void **)&c->Rn, n * cap * d, "residuals"},
+      {(void **)&c->Wr, n * cap * d, "dual projection"},
+      {(void **)&c->cert, BLORC_CERT_COLUMNS * cap * d, "certificates"},
+      {(void **)&c->rn, k * d, "row norms"},
+      {(void **)&c->wloss, cap * d, "weighted losses"},
+      {(void **)&c->redo, cap * sizeof(int), "polish flags"},
+      {(void **)&c->moved, cap * sizeof(int), "polish counts"},
   };
   for (auto &a : arrays) BLORC_TRY(dev_alloc(b, a.p, a.bytes, a.what, err));
   BLORC_CUSOLVER_CHECK(cusolverDnDpotrf_bufferSize(c->solver, CUBLAS_FILL_MODE_LOWER, (int)n, c->L,
@@ -235,6 +251,8 @@ blorc_status cuda_read(const blorc_backend *b, blorc_buffer which, double *dst, 
     case BLORC_BUF_B: return copy_out(c, dst, c->Bv, bytes, err);
     case BLORC_BUF_H: return copy_out(c, dst, c->H, bytes, err);
     case BLORC_BUF_LOSS: return copy_out(c, dst, c->loss, bytes, err);
+    case BLORC_BUF_CERT: return copy_out(c, dst, c->cert, bytes, err);
+    case BLORC_BUF_DUAL: return copy_out(c, dst, c->Ac, bytes, err);
     case BLORC_BUF_ITERS: return copy_ints(c, dst, c->iters, b->B, err);
     case BLORC_BUF_RANK: return copy_ints(c, dst, c->rank, b->B, err);
     case BLORC_BUF_PN: {
@@ -288,14 +306,17 @@ struct guard<Stage, blorc_status(A...), F> {
 constexpr char k_cuda_init[] = "CUDA backend", k_cuda_set_data[] = "set_data",
                k_cuda_select[] = "select", k_cuda_factor[] = "factor", k_cuda_admm[] = "admm",
                k_cuda_signs[] = "signs", k_cuda_svd[] = "svd", k_cuda_closed_form[] = "closed_form",
-               k_cuda_gradient[] = "gradient", k_cuda_read[] = "read", k_cuda_write[] = "write",
+               k_cuda_gradient[] = "gradient", k_cuda_certify[] = "certify",
+               k_cuda_polish_step[] = "polish", k_cuda_read[] = "read", k_cuda_write[] = "write",
                k_cuda_sync[] = "sync";
 
 }  // namespace
 
+// In the order of blorc_backend_ops' fields (C++17 has no designated initialisers).
 extern "C" const blorc_backend_ops blorc_cuda_ops = {
-    BLORC_CUDA_BACKEND_NAME,       BLORC_GUARD(cuda_init),     cuda_destroy,
-    BLORC_GUARD(cuda_set_data),    BLORC_GUARD(cuda_select),   BLORC_GUARD(cuda_factor),
-    BLORC_GUARD(cuda_admm),        BLORC_GUARD(cuda_signs),    BLORC_GUARD(cuda_svd),
-    BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_gradient), BLORC_GUARD(cuda_read),
-    BLORC_GUARD(cuda_write),       BLORC_GUARD(cuda_sync)};
+    BLORC_CUDA_BACKEND_NAME,       BLORC_GUARD(cuda_init),    cuda_destroy,
+    BLORC_GUARD(cuda_set_data),    BLORC_GUARD(cuda_select),  BLORC_GUARD(cuda_factor),
+    BLORC_GUARD(cuda_admm),        BLORC_GUARD(cuda_signs),   BLORC_GUARD(cuda_svd),
+    BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_certify), BLORC_GUARD(cuda_polish_step),
+    BLORC_GUARD(cuda_gradient),    BLORC_GUARD(cuda_read),    BLORC_GUARD(cuda_write),
+    BLORC_GUARD(cuda_sync)};

@@ -30,8 +30,14 @@ struct cuda_state {
   // stages 3-5
   double *S, *sv, *Vs, *Xs, *A, *Bv, *H, *Wq, *Wg, *loss, *G;
   int *rank;
-  double *svd_work;  // n x k per sample: the packed W0^T for the Jacobi SVD
-  int *svd_failed;   // per sample: 1 when the Jacobi SVD did not converge within its cap
+  // certificate and polish (certify.cu)
+  double *Dcur, *Ac, *Vx, *Tk, *Tb;  // k x cap: the polish's dual, the certificate's, W x*, scratch
+  double *Rn, *Wr;                   // n x cap scratch
+  double *cert;                      // BLORC_CERT_COLUMNS x cap
+  double *rn, *wloss;                // k row norms of W; cap weighted losses
+  int *redo, *moved;                 // cap: stage 4 again (b->svd_partial); rows moved
+  double *svd_work;                  // n x k per sample: the packed W0^T for the Jacobi SVD
+  int *svd_failed;  // per sample: 1 when the Jacobi SVD did not converge within its cap
   int svd_max_sweeps;
   void *thrust_scratch;  // Thrust's temporary storage (kCudaThrustScratch bytes)
   // ADMM's stopping test without a host wait per check: the count of active columns is
@@ -58,6 +64,9 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
 blorc_status cuda_signs(blorc_backend *b, double gamma, blorc_error *err);
 blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err);
 blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err);
+blorc_status cuda_certify(blorc_backend *b, double tol, int start, blorc_error *err);
+blorc_status cuda_polish_step(blorc_backend *b, double tol, int from_admm, long long *moved,
+                              blorc_error *err);
 blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err);
 
 // Thrust reductions of count device values (reduce.cu); what names the quantity in errors.

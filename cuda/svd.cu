@@ -8,20 +8,18 @@
 #include <vector>
 
 #include "cuda_backend.h"
+#include "device_math.cuh"
 #include "launch.h"
 
 namespace {
 
 constexpr int kThreads = 256;  // 8 warps, each rotating column pairs
 
-__device__ double warp_sum(double v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
+using blorc_cuda::warp_sum;
 
 __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *S, double *work,
                            double *sv, double *Vs, int *rank, int *failed, double rel_tol,
-                           int max_sweeps) {
+                           int max_sweeps, const int *redo) {
   BLORC_SHARED(int, cols, 1024);  // packed column -> row of W (k <= 1024 checked by the caller)
   BLORC_SHARED(int, k0s, 1);
   BLORC_SHARED(int, rotated, 1);
@@ -29,6 +27,7 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
   BLORC_SHARED(double, part, kThreads / 32);
   const int j = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5,
             nwarps = blockDim.x >> 5;
+  if (redo && !redo[j]) return;  // a polish round: this sample's pattern did not change
   const double *s = S + (size_t)j * k;
   double *A = work + (size_t)j * n * k;
   if (threadIdx.x == 0) {
@@ -137,7 +136,7 @@ blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
                       b->k);
   BLORC_LAUNCH(jacobi_svd, b->B, kThreads, 0, c->stream)
   (b->n, b->k, b->kn, c->W, c->S, c->svd_work, c->sv, c->Vs, c->rank, c->svd_failed, rel_tol,
-   c->svd_max_sweeps);
+   c->svd_max_sweeps, b->svd_partial ? c->redo : nullptr);
   BLORC_CUDA_CHECK_LAUNCH("jacobi_svd");
   long long failed = 0;
   BLORC_TRY(cuda_sum(c, c->svd_failed, b->B, &failed, "svd: the convergence flags", err));

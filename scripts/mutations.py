@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-FILES = ["admm.cu", "backend_cuda.cu", "closed_form.cu", "factor.cu", "gradient.cu",
+FILES = ["admm.cu", "backend_cuda.cu", "certify.cu", "closed_form.cu", "factor.cu", "gradient.cu",
          "signs.cu", "svd.cu"]
 
 # Position (0-based, among the call's arguments) of each routine's leading dimensions and of

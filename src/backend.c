@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend_impl.h"
+#include "blorc/active_set.h"
 #include "blorc/blas.h"
 
 blorc_admm_opts blorc_admm_defaults(void) {
@@ -182,6 +183,7 @@ blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
   if (!(rel_tol > 0 && rel_tol < 1))
     return blorc_fail(err, BLORC_EINVAL, "svd: rel_tol = %g, expected 0 < rel_tol < 1", rel_tol);
   b->svd_used = BLORC_SVD_FULL; /* a backend with a fast path says when it took it */
+  b->svd_tol = rel_tol;
   st = b->ops->svd(b, rel_tol, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_SVD : BLORC_PROGRESS_SIGNS;
   return st;
@@ -202,9 +204,75 @@ blorc_svd_method blorc_svd_method_used(const blorc_backend *b) {
 blorc_status blorc_closed_form(blorc_backend *b, blorc_error *err) {
   blorc_status st = need(b, BLORC_PROGRESS_SVD, "closed_form", err);
   if (st != BLORC_OK) return st;
+  b->polished = 0;
   st = b->ops->closed_form(b, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_CLOSED_FORM : BLORC_PROGRESS_SVD;
   return st;
+}
+
+blorc_polish_opts blorc_polish_defaults(void) {
+  blorc_polish_opts o;
+  o.tol = 1e-6;
+  o.max_rounds = 64;
+  return o;
+}
+
+/* Counts the certified samples and their smallest margins from the CERT buffer; returns the
+ * number certified. */
+static int summarise(const double *cert, int B, blorc_polish_stats *st) {
+  int ok = 0;
+  st->min_dual_margin = st->min_sign_margin = 1.0;
+  for (int j = 0; j < B; j++) {
+    const double *c = cert + (size_t)j * BLORC_CERT_COLUMNS;
+    if (c[BLORC_CERT_OK] == 0.0) continue;
+    ok++;
+    st->min_dual_margin = fmin(st->min_dual_margin, c[BLORC_CERT_DUAL_MARGIN]);
+    st->min_sign_margin = fmin(st->min_sign_margin, c[BLORC_CERT_SIGN_MARGIN]);
+  }
+  return ok;
+}
+
+blorc_status blorc_polish(blorc_backend *b, const blorc_polish_opts *opts,
+                          blorc_polish_stats *stats, blorc_error *err) {
+  blorc_status st = need(b, BLORC_PROGRESS_CLOSED_FORM, "polish", err);
+  if (st != BLORC_OK) return st;
+  if (!(opts->tol > 0 && opts->tol < 1) || opts->max_rounds < 0)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "polish options: tol = %g (expected 0 < tol < 1), max_rounds = %d (>= 0)",
+                      opts->tol, opts->max_rounds);
+  blorc_polish_stats local;
+  if (!stats) stats = &local;
+  memset(stats, 0, sizeof *stats);
+  size_t count = (size_t)b->B * BLORC_CERT_COLUMNS;
+  double *cert = malloc(count * sizeof(double));
+  if (!cert) return blorc_fail(err, BLORC_ENOMEM, "polish: out of host memory");
+  long long moved = 0;
+  b->progress = BLORC_PROGRESS_SVD; /* until the final certificate stands */
+  st = b->ops->certify(b, opts->tol, 1, err);
+  if (!st) st = b->ops->read(b, BLORC_BUF_CERT, cert, err);
+  int ok = st ? 0 : summarise(cert, b->B, stats);
+  while (!st && ok < b->B && stats->rounds < opts->max_rounds) {
+    long long now = 0;
+    st = b->ops->polish_step(b, opts->tol, stats->rounds == 0, &now, err);
+    if (st || now == 0) break; /* nothing left to move: the failures are not the pattern's */
+    moved += now;
+    stats->rounds++;
+    b->svd_partial = 1;
+    st = b->ops->svd(b, b->svd_tol, err);
+    b->svd_partial = 0;
+    if (!st) st = b->ops->closed_form(b, err);
+    if (!st) st = b->ops->certify(b, opts->tol, 0, err);
+    if (!st) st = b->ops->read(b, BLORC_BUF_CERT, cert, err);
+    if (!st) ok = summarise(cert, b->B, stats);
+  }
+  free(cert);
+  stats->certified = ok;
+  stats->rows_moved = (int)moved;
+  if (st) return st;
+  b->certified = ok;
+  b->polished = 1;
+  b->progress = BLORC_PROGRESS_CERTIFIED;
+  return BLORC_OK;
 }
 
 blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err) {
@@ -235,6 +303,8 @@ size_t blorc_buffer_size(const blorc_backend *b, blorc_buffer which) {
     case BLORC_BUF_A:
     case BLORC_BUF_B: return B * k;
     case BLORC_BUF_SV: return B * (size_t)b->kn;
+    case BLORC_BUF_CERT: return B * BLORC_CERT_COLUMNS;
+    case BLORC_BUF_DUAL: return B * k;
     case BLORC_BUF_PN: return B * n * n;
   }
   return 0;
@@ -254,6 +324,8 @@ static blorc_progress produced_by(blorc_buffer which) {
     case BLORC_BUF_B:
     case BLORC_BUF_H:
     case BLORC_BUF_LOSS: return BLORC_PROGRESS_CLOSED_FORM;
+    case BLORC_BUF_CERT:
+    case BLORC_BUF_DUAL: return BLORC_PROGRESS_CERTIFIED;
     case BLORC_BUF_GRAD: return BLORC_PROGRESS_GRADIENT;
     default: return BLORC_PROGRESS_NONE;
   }
@@ -274,6 +346,8 @@ blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst,
   if (st != BLORC_OK) return st;
   blorc_progress p = produced_by(which);
   if (b->progress < p) return need(b, p, "read", err);
+  if ((which == BLORC_BUF_CERT || which == BLORC_BUF_DUAL) && !b->polished)
+    return blorc_fail(err, BLORC_EINVAL, "read: run polish first (the certificate)");
   if ((which == BLORC_BUF_A || which == BLORC_BUF_B || which == BLORC_BUF_H ||
        which == BLORC_BUF_LOSS) &&
       !b->has_clean)

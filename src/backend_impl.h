@@ -18,6 +18,7 @@ typedef enum blorc_progress {
   BLORC_PROGRESS_SIGNS,
   BLORC_PROGRESS_SVD,
   BLORC_PROGRESS_CLOSED_FORM,
+  BLORC_PROGRESS_CERTIFIED, /* blorc_polish ran: the gradient uses the certified samples */
   BLORC_PROGRESS_GRADIENT
 } blorc_progress;
 
@@ -33,6 +34,14 @@ typedef struct blorc_backend_ops {
   blorc_status (*signs)(blorc_backend *b, double gamma, blorc_error *err);
   blorc_status (*svd)(blorc_backend *b, double rel_tol, blorc_error *err);
   blorc_status (*closed_form)(blorc_backend *b, blorc_error *err);
+  /* The certificate of every sample into the CERT and DUAL buffers; start: the polish's dual
+   * starts from ADMM's (blorc_polish_start), otherwise it is the one polish_step left. */
+  blorc_status (*certify)(blorc_backend *b, double tol, int start, blorc_error *err);
+  /* For every uncertified sample: blorc_polish_from_admm in the first round (from_admm), when
+   * that changes its pattern, else blorc_polish_step. Marks the samples changed for the next
+   * stage 4 (which then skips the others: b->svd_partial); adds the rows moved to *moved. */
+  blorc_status (*polish_step)(blorc_backend *b, double tol, int from_admm, long long *moved,
+                              blorc_error *err);
   blorc_status (*gradient)(blorc_backend *b, double *loss, blorc_error *err);
   blorc_status (*read)(const blorc_backend *b, blorc_buffer which, double *dst, blorc_error *err);
   blorc_status (*write)(blorc_backend *b, blorc_buffer which, const double *src, blorc_error *err);
@@ -52,6 +61,10 @@ struct blorc_backend {
   int factored;                /* factor has run for the current W */
   blorc_svd_method svd_method; /* requested: AUTO, FULL or FAST */
   blorc_svd_method svd_used;   /* set by the backend's stage 4: FULL or FAST */
+  double svd_tol;              /* rel_tol of the last stage 4 */
+  int svd_partial;             /* stage 4 only for the samples polish_step marked */
+  int polished;                /* blorc_polish ran on the current closed form */
+  int certified;               /* then: samples certified (the gradient's B) */
   blorc_progress progress;
 };
 

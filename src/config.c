@@ -32,6 +32,8 @@ static const key_def KEYS[] = {
     K("data", "val", T_LONG, val, NULL, "validation signals"),
     K("data", "sigma", T_DOUBLE, sigma, NULL, "noise standard deviation"),
     K("data", "seed", T_I64, data_seed, NULL, "data generator seed"),
+    K("data", "stripe_phase", T_STR, stripe_phase, "fixed|random",
+      "stripes: the paper's two images (fixed) or stripe phases drawn from the seed (random)"),
     K("data", "clean", T_STR, clean, NULL, "clean signals .npy (kind = files)"),
     K("data", "noisy", T_STR, noisy, NULL, "noisy signals .npy (kind = files)"),
     K("model", "init", T_STR, init, NULL, "identity, tv, dct, tv2d or a .npy file"),
@@ -53,6 +55,10 @@ static const key_def KEYS[] = {
     K("admm", "fixed", T_BOOL, fixed, NULL, "run exactly max_iters"),
     K("admm", "check_every", T_INT, check_every, NULL, "iterations between residual checks"),
     K("admm", "svd_tol", T_DOUBLE, svd_tol, NULL, "relative rank threshold"),
+    K("admm", "cert_tol", T_DOUBLE, cert_tol, NULL,
+      "tolerance of the per-sample certificate (KKT conditions of the closed form)"),
+    K("admm", "polish_rounds", T_INT, polish_rounds, NULL,
+      "active-set rounds at most for samples the certificate rejects (0: certificate only)"),
     K("admm", "device", T_STR, device, "cpu|cuda|auto", "where the stages run"),
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
@@ -65,6 +71,7 @@ void blorc_config_defaults(blorc_config *c) {
   c->val = 200;
   c->sigma = 0.1;
   c->data_seed = 0;
+  strcpy(c->stripe_phase, "fixed");
   strcpy(c->init, "identity");
   c->init_scale = 0.05;
   c->epochs = 40;
@@ -85,6 +92,8 @@ void blorc_config_defaults(blorc_config *c) {
    * differences) apart by ~1e-10 relative, and a stricter rule then shrinks the null space
    * (tests/test_svd_paths.cc, NearlyDependentRows...). */
   c->svd_tol = 1e-8;
+  c->cert_tol = 1e-6;
+  c->polish_rounds = 64;
   strcpy(c->device, "cpu");
 }
 
@@ -221,6 +230,8 @@ blorc_status blorc_config_check(const blorc_config *c, blorc_error *err) {
   NEED(c->max_iters >= 1, "admm.max_iters", "%d", c->max_iters, "max_iters >= 1");
   NEED(c->check_every >= 1, "admm.check_every", "%d", c->check_every, "a value >= 1");
   NEED(c->svd_tol > 0 && c->svd_tol < 1, "admm.svd_tol", "%g", c->svd_tol, "0 < svd_tol < 1");
+  NEED(c->cert_tol > 0 && c->cert_tol < 1, "admm.cert_tol", "%g", c->cert_tol, "0 < cert_tol < 1");
+  NEED(c->polish_rounds >= 0, "admm.polish_rounds", "%d", c->polish_rounds, "a value >= 0");
   if (strcmp(c->data_kind, "files") == 0 && (!c->clean[0] || !c->noisy[0]))
     return blorc_fail(err, BLORC_EINVAL,
                       "config data.kind = files needs data.clean and data.noisy");

@@ -65,8 +65,8 @@ size_t blorc_stripes_count(int side) {
   return 2 * p * p;
 }
 
-blorc_status blorc_generate_stripes(int side, double sigma, blorc_rng *rng, double *clean,
-                                    double *noisy, blorc_error *err) {
+blorc_status blorc_generate_stripes(int side, double sigma, int random_phase, blorc_rng *rng,
+                                    double *clean, double *noisy, blorc_error *err) {
   size_t p = patches_per_side(side);
   if (p == 0 || !(sigma >= 0))
     return blorc_fail(err, BLORC_EINVAL,
@@ -80,9 +80,10 @@ blorc_status blorc_generate_stripes(int side, double sigma, blorc_rng *rng, doub
   }
   size_t n = (size_t)side * side, t = 0;
   for (int which = 0; which < 2; which++) {
+    size_t shift = random_phase ? blorc_rng_below(rng, 2 * STRIPE_PERIOD) : 0;
     for (size_t r = 0; r < S; r++)
       for (size_t c = 0; c < S; c++) {
-        size_t phase = which == 0 ? c : r + c; /* vertical, then diagonal */
+        size_t phase = shift + (which == 0 ? c : r + c); /* vertical, then diagonal */
         img[r * S + c] = (phase / STRIPE_PERIOD) % 2 ? 1.0 : 0.0;
         nimg[r * S + c] = img[r * S + c] + sigma * blorc_rng_normal(rng);
       }
@@ -99,8 +100,8 @@ blorc_status blorc_generate_stripes(int side, double sigma, blorc_rng *rng, doub
   return BLORC_OK;
 }
 
-blorc_status blorc_sample_stripes(int side, double sigma, blorc_rng *rng, size_t count,
-                                  double *clean, double *noisy, blorc_error *err) {
+blorc_status blorc_sample_stripes(int side, double sigma, int random_phase, blorc_rng *rng,
+                                  size_t count, double *clean, double *noisy, blorc_error *err) {
   size_t total = blorc_stripes_count(side), n = (size_t)side * side;
   if (count > total)
     return blorc_fail(err, BLORC_EINVAL,
@@ -108,8 +109,9 @@ blorc_status blorc_sample_stripes(int side, double sigma, blorc_rng *rng, size_t
                       total, side, side);
   double *X = malloc(total * n * sizeof(double)), *Y = malloc(total * n * sizeof(double));
   size_t *perm = malloc(total * sizeof(size_t));
-  blorc_status st = X && Y && perm ? blorc_generate_stripes(side, sigma, rng, X, Y, err)
-                                   : blorc_fail(err, BLORC_ENOMEM, "stripes: out of memory");
+  blorc_status st = X && Y && perm
+                        ? blorc_generate_stripes(side, sigma, random_phase, rng, X, Y, err)
+                        : blorc_fail(err, BLORC_ENOMEM, "stripes: out of memory");
   if (!st) {
     for (size_t i = 0; i < total; i++) perm[i] = i;
     blorc_rng_shuffle(rng, perm, total);

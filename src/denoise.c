@@ -1,9 +1,11 @@
-/* Denoising: ADMM, then the closed-form polish when the sign pattern has settled. */
+/* Denoising: ADMM, then the closed form, certified and polished (blorc_polish). */
 #include "blorc/denoise.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "blorc/active_set.h"
 
 blorc_denoise_opts blorc_denoise_defaults(void) {
   blorc_denoise_opts o;
@@ -13,6 +15,7 @@ blorc_denoise_opts blorc_denoise_defaults(void) {
   o.admm.max_iters = 20000;
   o.polish_gamma = 1e-7;
   o.svd_tol = 1e-8;
+  o.polish = blorc_polish_defaults();
   return o;
 }
 
@@ -38,7 +41,7 @@ blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, s
   blorc_denoise_stats local = {0};
   if (!stats) stats = &local;
   memset(stats, 0, sizeof *stats);
-  double *xa = NULL, *xs = NULL;
+  double *xa = NULL, *xs = NULL, *cert = NULL;
   blorc_status st = BLORC_OK;
   size_t nb = (size_t)max_batch;
   for (size_t start = 0; start < count && st == BLORC_OK; start += nb) {
@@ -46,25 +49,30 @@ blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, s
     blorc_admm_stats as;
     if ((st = blorc_select(b, idx + start, B, err)) || (st = blorc_factor(b, o->rho, err)) ||
         (st = blorc_admm(b, &o->admm, &as, err)) || (st = blorc_signs(b, o->polish_gamma, err)) ||
-        (st = blorc_svd(b, o->svd_tol, err)) || (st = blorc_closed_form(b, err)))
+        (st = blorc_svd(b, o->svd_tol, err)) || (st = blorc_closed_form(b, err)) ||
+        (st = blorc_polish(b, &o->polish, NULL, err)))
       break;
     size_t len = blorc_buffer_size(b, BLORC_BUF_XSTAR), dim = len / B;
     if (!xa) {
       xa = malloc(nb * dim * sizeof(double));
       xs = malloc(nb * dim * sizeof(double));
-      if (!xa || !xs) {
+      cert = malloc(nb * BLORC_CERT_COLUMNS * sizeof(double));
+      if (!xa || !xs || !cert) {
         st = blorc_fail(err, BLORC_ENOMEM, "denoise: out of memory for a batch of %d", B);
         break;
       }
     }
     if ((st = blorc_read(b, BLORC_BUF_X_ADMM, xa, len, err)) ||
-        (st = blorc_read(b, BLORC_BUF_XSTAR, xs, len, err)))
+        (st = blorc_read(b, BLORC_BUF_XSTAR, xs, len, err)) ||
+        (st = blorc_read(b, BLORC_BUF_CERT, cert, (size_t)B * BLORC_CERT_COLUMNS, err)))
       break;
     stats->iters += as.iters_total;
     stats->at_cap += (size_t)as.at_cap;
     for (int j = 0; j < B; j++) {
       const double *a = xa + (size_t)j * dim, *c = xs + (size_t)j * dim;
-      int use = blorc_closed_form_agrees(a, c, dim, o->admm.tol, 0);
+      int certified = cert[(size_t)j * BLORC_CERT_COLUMNS + BLORC_CERT_OK] != 0.0;
+      int use = certified || blorc_closed_form_agrees(a, c, dim, o->admm.tol, 0);
+      stats->certified += (size_t)certified;
       memcpy(out + (start + j) * dim, use ? c : a, dim * sizeof(double));
       if (use)
         stats->polished++;
@@ -72,6 +80,6 @@ blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, s
         stats->unpolished++;
     }
   }
-  free(xa), free(xs);
+  free(xa), free(xs), free(cert);
   return st;
 }

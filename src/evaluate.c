@@ -40,6 +40,36 @@ static double aggregate(const double *X, const double *Y, size_t N, int n) {
   return mse > 1e-30 ? -10.0 * log10(mse) : 300.0;
 }
 
+/* Standard error of 10 log10(mean e_B / mean e_A) (B NULL: of -10 log10(mean e_A)), e the
+ * per-signal squared errors, by the delta method: the variance of the log of a mean is
+ * var(e) / (N mean^2), and a paired difference subtracts twice the covariance. */
+static double aggregate_se(const double *X, const double *A, const double *B, size_t N, int n) {
+  if (N < 2) return 0;
+  double ma = 0, mb = 0;
+  for (size_t j = 0; j < N; j++) {
+    for (int i = 0; i < n; i++) {
+      size_t e = j * (size_t)n + i;
+      ma += (A[e] - X[e]) * (A[e] - X[e]);
+      if (B) mb += (B[e] - X[e]) * (B[e] - X[e]);
+    }
+  }
+  ma /= (double)N, mb /= (double)N;
+  if (!(ma > 0) || (B && !(mb > 0))) return 0;
+  double v = 0;
+  for (size_t j = 0; j < N; j++) {
+    double ea = 0, eb = 0;
+    for (int i = 0; i < n; i++) {
+      size_t e = j * (size_t)n + i;
+      ea += (A[e] - X[e]) * (A[e] - X[e]);
+      if (B) eb += (B[e] - X[e]) * (B[e] - X[e]);
+    }
+    double d = ea / ma - (B ? eb / mb : 1.0); /* relative deviations; their mean is 0 */
+    v += d * d;
+  }
+  v /= (double)(N - 1) * (double)N;
+  return 10.0 / log(10.0) * sqrt(v);
+}
+
 /* Statistics of the per-signal PSNR of A minus that of B (B NULL: of A alone). Mean and
  * variance by Welford's update: one pass, no buffer, and no cancellation when the values are
  * large next to their spread. */
@@ -55,6 +85,7 @@ static blorc_psnr_stats stats(const double *X, const double *A, const double *B,
   r.mean = mean;
   r.stderr_ = N > 1 ? sqrt(m2 / (double)(N - 1) / (double)N) : 0;
   r.aggregate = aggregate(X, A, N, n) - (B ? aggregate(X, B, N, n) : 0);
+  r.aggregate_se = aggregate_se(X, A, B, N, n);
   return r;
 }
 
@@ -106,20 +137,25 @@ blorc_status blorc_eval_psnr(blorc_device device, const double *W, int k, int n,
   return st;
 }
 
-/* Mean PSNR with W = 10^t T. */
+/* The criterion's PSNR with W = 10^t T. */
 static blorc_status at_scale(blorc_backend *b, const double *T, double *W, size_t kn, double t,
                              const size_t *idx, const double *X, double *out, size_t N, int n,
-                             const blorc_denoise_opts *o, double *psnr, blorc_error *err) {
+                             const blorc_denoise_opts *o, blorc_tune_criterion crit, double *psnr,
+                             blorc_error *err) {
   for (size_t i = 0; i < kn; i++) W[i] = pow(10.0, t) * T[i];
-  blorc_psnr_stats r = {0, 0, 0};
+  blorc_psnr_stats r = {0, 0, 0, 0};
   blorc_status st = psnr_with(b, W, kn, idx, X, out, N, n, o, &r, err);
-  *psnr = r.mean;
+  *psnr = crit == BLORC_TUNE_MSE ? r.aggregate : r.mean;
   return st;
 }
 
 blorc_status blorc_tune_beta(blorc_device device, const double *T, int k, int n, const double *X,
-                             const double *Y, size_t N, const blorc_denoise_opts *o, double *beta,
-                             double *psnr, blorc_error *err) {
+                             const double *Y, size_t N, const blorc_denoise_opts *o,
+                             blorc_tune_criterion crit, double *beta, double *psnr,
+                             blorc_error *err) {
+  if (crit != BLORC_TUNE_MEAN_PSNR && crit != BLORC_TUNE_MSE)
+    return blorc_fail(err, BLORC_EINVAL, "tune: criterion %d, expected 0 (mean PSNR) or 1 (MSE)",
+                      (int)crit);
   blorc_backend *b = NULL;
   size_t *idx = NULL, kn = (size_t)k * n;
   double *out = NULL, *W = malloc(kn * sizeof(double));
@@ -128,15 +164,15 @@ blorc_status blorc_tune_beta(blorc_device device, const double *T, int k, int n,
   /* Golden section on t = log10(beta): PSNR is unimodal in the scale in practice. */
   const double phi = 0.5 * (sqrt(5.0) - 1.0);
   double lo = -4, hi = 2, a = hi - phi * (hi - lo), c = lo + phi * (hi - lo), fa = 0, fc = 0;
-  if (!st) st = at_scale(b, T, W, kn, a, idx, X, out, N, n, o, &fa, err);
-  if (!st) st = at_scale(b, T, W, kn, c, idx, X, out, N, n, o, &fc, err);
+  if (!st) st = at_scale(b, T, W, kn, a, idx, X, out, N, n, o, crit, &fa, err);
+  if (!st) st = at_scale(b, T, W, kn, c, idx, X, out, N, n, o, crit, &fc, err);
   for (int it = 0; it < 38 && !st; it++) {
     if (fa > fc) { /* the maximum lies in [lo, c] */
       hi = c, c = a, fc = fa, a = hi - phi * (hi - lo);
-      st = at_scale(b, T, W, kn, a, idx, X, out, N, n, o, &fa, err);
+      st = at_scale(b, T, W, kn, a, idx, X, out, N, n, o, crit, &fa, err);
     } else {
       lo = a, a = c, fa = fc, c = lo + phi * (hi - lo);
-      st = at_scale(b, T, W, kn, c, idx, X, out, N, n, o, &fc, err);
+      st = at_scale(b, T, W, kn, c, idx, X, out, N, n, o, crit, &fc, err);
     }
   }
   if (!st) {

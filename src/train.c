@@ -26,7 +26,8 @@ enum { GAMMA_SLACK = 100 };
 
 static const char LOG_HEADER[] =
     "epoch,loss,val_psnr,val_psnr_mse,seconds,samples_per_s,mean_admm_iters,share_at_cap,"
-    "sign_changes,rho,share_mismatch\n";
+    "sign_changes,rho,share_mismatch,share_certified,min_dual_margin,min_sign_margin,"
+    "polish_rounds\n";
 
 static double now_s(void) {
   struct timespec t;
@@ -120,6 +121,7 @@ static blorc_status write_config(run *r, blorc_error *err) {
 static blorc_status validate(run *r, double *psnr, double *psnr_mse, blorc_error *err) {
   blorc_denoise_opts o = blorc_denoise_defaults();
   o.rho = r->ck.tuner.rho;
+  o.polish.tol = r->cfg->cert_tol, o.polish.max_rounds = r->cfg->polish_rounds;
   blorc_status st = blorc_denoise(r->b, r->cfg->batch, r->vidx, r->Nval, &o, r->xval, NULL, err);
   if (st) return st;
   blorc_psnr_stats ps = blorc_psnr_of(r->X + r->Ntr * r->n, r->xval, r->Nval, r->n);
@@ -190,8 +192,11 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   blorc_admm_opts ao = blorc_admm_defaults();
   ao.tol = c->tol, ao.max_iters = c->max_iters, ao.fixed = c->fixed,
   ao.check_every = c->check_every;
+  blorc_polish_opts po = blorc_polish_defaults();
+  po.tol = c->cert_tol, po.max_rounds = c->polish_rounds;
   double loss_sum = 0;
-  long long iters = 0, at_cap = 0, changes = 0, mismatch = 0;
+  long long iters = 0, at_cap = 0, changes = 0, mismatch = 0, certified = 0, rounds = 0;
+  lg->min_dual_margin = lg->min_sign_margin = 1.0;
   /* Rows below gamma count as zero: x* solves a nearby problem by design. */
   double nearby = GAMMA_SLACK * c->gamma;
   size_t kn = (size_t)r->k * r->n;
@@ -199,12 +204,13 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   for (size_t start = 0; start < r->Ntr; start += (size_t)c->batch) {
     int B = (int)(r->Ntr - start < (size_t)c->batch ? r->Ntr - start : (size_t)c->batch);
     blorc_admm_stats as;
+    blorc_polish_stats ps;
     double loss;
     if ((st = blorc_select(r->b, r->perm + start, B, err)) ||
         (st = blorc_factor(r->b, auto_rho ? blorc_rho_tuner_next(&r->ck.tuner) : c->rho, err)) ||
         (st = blorc_admm(r->b, &ao, &as, err)) || (st = blorc_signs(r->b, c->gamma, err)) ||
         (st = blorc_svd(r->b, c->svd_tol, err)) || (st = blorc_closed_form(r->b, err)) ||
-        (st = blorc_gradient(r->b, &loss, err)) ||
+        (st = blorc_polish(r->b, &po, &ps, err)) || (st = blorc_gradient(r->b, &loss, err)) ||
         (st = blorc_read(r->b, BLORC_BUF_SIGN, r->sbuf, (size_t)B * r->k, err)) ||
         (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err)) ||
         (st = blorc_read(r->b, BLORC_BUF_X_ADMM, r->xa, (size_t)B * r->n, err)) ||
@@ -231,7 +237,11 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
       mismatch += !blorc_closed_form_agrees(r->xa + (size_t)j * r->n, r->xs + (size_t)j * r->n,
                                             (size_t)r->n, c->tol, nearby);
     if (auto_rho) blorc_rho_tuner_record(&r->ck.tuner, as.iters_total, B);
-    loss_sum += loss * B;
+    loss_sum += loss * ps.certified;
+    certified += ps.certified;
+    rounds += ps.rounds;
+    lg->min_dual_margin = fmin(lg->min_dual_margin, ps.min_dual_margin);
+    lg->min_sign_margin = fmin(lg->min_sign_margin, ps.min_sign_margin);
     iters += as.iters_total;
     at_cap += as.at_cap;
     long bad = blorc_optimizer_step(&r->opt, r->W, r->G, r->Wn);
@@ -247,7 +257,9 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   }
   double t1 = now_s();
   if ((st = validate(r, &lg->val_psnr, &lg->val_psnr_mse, err))) return st;
-  lg->loss = loss_sum / (double)r->Ntr;
+  lg->loss = certified ? loss_sum / (double)certified : 0.0;
+  lg->share_certified = (double)certified / (double)r->Ntr;
+  lg->polish_rounds = (double)rounds / (double)((r->Ntr + c->batch - 1) / c->batch);
   lg->seconds = now_s() - t0;
   lg->samples_per_s = (double)r->Ntr / (t1 - t0);
   lg->mean_iters = (double)iters / (double)r->Ntr;
@@ -395,10 +407,12 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     result->epochs_run++;
     result->final_val_psnr = lg.val_psnr;
     keep_if_best(&r, e, lg.val_psnr_mse, 0);
-    char row[256];
-    snprintf(row, sizeof row, "%d,%.10g,%.6f,%.6f,%.4f,%.2f,%.2f,%.4f,%lld,%.6g,%.4f\n", lg.epoch,
-             lg.loss, lg.val_psnr, lg.val_psnr_mse, lg.seconds, lg.samples_per_s, lg.mean_iters,
-             lg.share_at_cap, lg.sign_changes, lg.rho, lg.share_mismatch);
+    char row[384];
+    snprintf(row, sizeof row,
+             "%d,%.10g,%.6f,%.6f,%.4f,%.2f,%.2f,%.4f,%lld,%.6g,%.4f,%.4f,%.4g,%.4g,%.2f\n",
+             lg.epoch, lg.loss, lg.val_psnr, lg.val_psnr_mse, lg.seconds, lg.samples_per_s,
+             lg.mean_iters, lg.share_at_cap, lg.sign_changes, lg.rho, lg.share_mismatch,
+             lg.share_certified, lg.min_dual_margin, lg.min_sign_margin, lg.polish_rounds);
     if ((st = log_append(&r, row, err)) || (st = write_file(&r, "log.csv", r.log, err))) goto done;
     if (e % cfg->checkpoint_every == 0 || e == cfg->epochs)
       if ((st = save_checkpoint(&r, e, err))) goto done;

@@ -63,6 +63,14 @@ class Run {
     check(blorc_svd(b_, p.svd_tol, &e), e, "svd");
     check(blorc_closed_form(b_, &e), e, "closed_form");
   }
+  blorc_polish_stats polish(double tol = 1e-6, int max_rounds = 64) {
+    blorc_error e{};
+    blorc_polish_opts o = blorc_polish_defaults();
+    o.tol = tol, o.max_rounds = max_rounds;
+    blorc_polish_stats st{};
+    check(blorc_polish(b_, &o, &st, &e), e, "polish");
+    return st;
+  }
   double gradient() {
     blorc_error e{};
     double loss = 0;

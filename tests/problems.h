@@ -56,4 +56,40 @@ inline void load(lib::Run &run, const Problem &p) {
   run.select_first(p.B);
 }
 
+// Operators with exactly dependent rows, where ADMM's pattern is unreliable (issue 15): 2D
+// finite differences on 4 x 4 stripe patches (n = 16, k = 24, scale 0.12), or multi-lag
+// differences [0.09 D1; 0.02 D2; 0.01 D3] on piecewise-constant signals (n = 16, k = 42);
+// every nonzero entry moved by eps times a uniform draw in [-1, 1] (eps 0: exactly dependent).
+enum class Dependent { Fd2d, MultiLag };
+inline Problem dependent(Dependent kind, double eps, uint64_t seed, int B) {
+  const int n = 16;
+  Problem p{n, 0, B, {}, {}, {}};
+  if (kind == Dependent::Fd2d) {
+    blorc_error e{};
+    lib::check(blorc_transform_rows(BLORC_TRANSFORM_FD2, n, &p.k, &e), e, "rows");
+    p.W.resize((size_t)p.k * n);
+    lib::check(blorc_transform_fill(BLORC_TRANSFORM_FD2, n, 0.12, p.W.data(), &e), e, "fill");
+    p.X.resize((size_t)n * B), p.Y.resize((size_t)n * B);
+    blorc_rng rng;
+    blorc_rng_seed(&rng, seed);
+    lib::check(blorc_sample_stripes(4, 0.1, 1, &rng, (size_t)B, p.X.data(), p.Y.data(), &e), e,
+               "stripes");
+  } else {
+    Problem q = make(seed, n, 1, B, 1.0);
+    p.X = q.X, p.Y = q.Y;
+    const double scale[3] = {0.09, 0.02, 0.01};
+    for (int lag = 1; lag <= 3; lag++)
+      for (int i = 0; i + lag < n; i++) {
+        ref::Vec r(n, 0.0);
+        r[i] = -scale[lag - 1], r[i + lag] = scale[lag - 1];
+        p.W.insert(p.W.end(), r.begin(), r.end());
+        p.k++;
+      }
+  }
+  ref::Rand r(seed + 17);
+  for (double &w : p.W)
+    if (w != 0.0) w += eps * (2 * r.uniform() - 1);
+  return p;
+}
+
 }  // namespace prob

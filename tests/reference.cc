@@ -97,6 +97,19 @@ Vec dual_pg_solve(const Vec &W, int k, int n, const Vec &y, int max_iters, Vec *
   return x;
 }
 
+double duality_gap(const Vec &W, int k, int n, const Vec &y, const Vec &x, const Vec &v) {
+  Vec wx = w_times(W, k, n, x), vc(k);
+  for (int i = 0; i < k; i++) vc[i] = std::clamp(v[i], -1.0, 1.0);
+  Vec wtv = wt_times(W, k, n, vc);
+  double p = 0, d = 0;
+  for (int j = 0; j < n; j++) {
+    p += 0.5 * (x[j] - y[j]) * (x[j] - y[j]);
+    d += 0.5 * y[j] * y[j] - 0.5 * (y[j] - wtv[j]) * (y[j] - wtv[j]);
+  }
+  for (int i = 0; i < k; i++) p += std::fabs(wx[i]);
+  return p - d;
+}
+
 std::vector<int> sign_pattern(const Vec &W, int k, int n, const Vec &x, double gamma) {
   Vec wx = w_times(W, k, n, x);
   std::vector<int> s(k);

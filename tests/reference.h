@@ -47,6 +47,12 @@ Exact certify(const Vec &W, int k, int n, const Vec &y, const Vec &x, const std:
 Exact exact_given_signs(const Vec &W, int k, int n, const Vec &y, const std::vector<int> &s,
                         double margin_nz, double margin_dual, const Vec *v_hint = nullptr);
 
+// Duality gap of the lower level for a primal x and a dual v (clipped into the box first, so
+// that it is feasible): P(x) - D(v) with P(x) = 1/2||x - y||^2 + ||W x||_1 and
+// D(v) = 1/2||y||^2 - 1/2||y - W^T v||^2. Weak duality makes it >= 0 (up to rounding), and
+// strong convexity of P bounds the distance to the minimiser: ||x - x*||^2 <= 2 gap.
+double duality_gap(const Vec &W, int k, int n, const Vec &y, const Vec &x, const Vec &v);
+
 // Signs of W x with a threshold.
 std::vector<int> sign_pattern(const Vec &W, int k, int n, const Vec &x, double gamma);
 

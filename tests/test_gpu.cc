@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <tuple>
 
 #include "blorc/blorc.h"
 #include "gpu_test.h"
@@ -160,6 +161,56 @@ TEST_P(GpuParity, StagesMatchTheCpuBackend) {
 INSTANTIATE_TEST_SUITE_P(Sizes, GpuParity, ::testing::ValuesIn(cases()),
                          [](const auto &info) { return name(info.param); });
 
+// The certificate and the polish (certify.cu against src/cpu/certify.c) on the operators with
+// exactly dependent rows of tests/test_certificate.cc, exact and moved apart by 1e-5: after
+// the same fixed number of ADMM iterations, each backend certifies the same samples, their
+// x* agree (the minimiser is unique), and so do the certificates' margins and the gradient
+// over the certified samples.
+class GpuPolish : public ::testing::TestWithParam<std::tuple<prob::Dependent, double>> {};
+
+TEST_P(GpuPolish, CertifiesTheSameSamplesAsTheCpu) {
+  NEED_GPU();
+  auto [kind, eps] = GetParam();
+  prob::Problem p = prob::dependent(kind, eps, 5, 7);
+  Both both(p);
+  lib::Params prm;
+  prm.rho = 10, prm.gamma = 1e-6, prm.svd_tol = 1e-8;
+  prm.admm.max_iters = 600, prm.admm.fixed = 1;
+  blorc_polish_stats st[2];
+  lib::Vec xs[2], cert[2], G[2];
+  lib::Run *runs[2] = {&both.cpu, &both.gpu};
+  for (int d = 0; d < 2; d++) {
+    runs[d]->solve(prm);
+    runs[d]->analyse(prm);
+    st[d] = runs[d]->polish();
+    runs[d]->gradient();
+    xs[d] = runs[d]->read(BLORC_BUF_XSTAR);
+    cert[d] = runs[d]->read(BLORC_BUF_CERT);
+    G[d] = runs[d]->read(BLORC_BUF_GRAD);
+  }
+  EXPECT_EQ(st[1].certified, st[0].certified);
+  EXPECT_GT(st[0].certified, 0);
+  for (int j = 0; j < p.B; j++) {
+    const double *c0 = &cert[0][(size_t)j * BLORC_CERT_COLUMNS];
+    const double *c1 = &cert[1][(size_t)j * BLORC_CERT_COLUMNS];
+    EXPECT_EQ(c1[BLORC_CERT_OK], c0[BLORC_CERT_OK]) << "sample " << j;
+    if (c0[BLORC_CERT_OK] == 0.0 || c1[BLORC_CERT_OK] == 0.0) continue;
+    EXPECT_LE(rel(lib::sample(xs[1], p.n, j), lib::sample(xs[0], p.n, j)), 1e-9) << "sample " << j;
+    EXPECT_NEAR(c1[BLORC_CERT_DUAL_MARGIN], c0[BLORC_CERT_DUAL_MARGIN], 1e-8) << "sample " << j;
+    EXPECT_NEAR(c1[BLORC_CERT_SIGN_MARGIN], c0[BLORC_CERT_SIGN_MARGIN], 1e-8) << "sample " << j;
+  }
+  if (st[1].certified == st[0].certified) EXPECT_LE(rel(G[1], G[0]), 1e-7);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Operators, GpuPolish,
+    ::testing::Combine(::testing::Values(prob::Dependent::Fd2d, prob::Dependent::MultiLag),
+                       ::testing::Values(0.0, 1e-5)),
+    [](const auto &info) {
+      return std::string(std::get<0>(info.param) == prob::Dependent::Fd2d ? "Fd2d" : "MultiLag") +
+             (std::get<1>(info.param) == 0 ? "_exact" : "_eps5");
+    });
+
 TEST(Gpu, SizesLeftOutOfTheEmulation) {
   if (!kEmulated) GTEST_SKIP() << "a real device runs every size";
   std::string left;
@@ -246,6 +297,50 @@ TEST(GpuSchedules, EveryStageIsBitIdenticalUnderThreeSchedules) {
         }
       }
     }
+  blorc_emu::set_launch_options(saved);
+#endif
+}
+
+// The certificate and polish kernels under the three schedules, on an operator whose polish
+// runs rounds (2D differences moved apart by 1e-5): bit-identical results.
+TEST(GpuSchedules, PolishIsBitIdenticalUnderThreeSchedules) {
+#ifndef BLORC_CUDA_EMU
+  GTEST_SKIP() << "schedules are a setting of the emulated device; a GPU runs its own";
+#else
+  const blorc_buffer bufs[] = {BLORC_BUF_SIGN, BLORC_BUF_XSTAR, BLORC_BUF_A,   BLORC_BUF_CERT,
+                               BLORC_BUF_DUAL, BLORC_BUF_RANK,  BLORC_BUF_GRAD};
+  const blorc_emu::LaunchOptions saved = blorc_emu::launch_options();
+  prob::Problem p = prob::dependent(prob::Dependent::Fd2d, 1e-5, 5, 7);
+  std::vector<lib::Vec> first;
+  int rounds = -1;
+  for (blorc_emu::Schedule s : {blorc_emu::Schedule::InOrder, blorc_emu::Schedule::Reversed,
+                                blorc_emu::Schedule::Shuffled}) {
+    blorc_emu::LaunchOptions o = saved;
+    o.schedule = s, o.seed = 11;
+    blorc_emu::set_launch_options(o);
+    lib::Run r(p.n, p.k, p.B, BLORC_DEVICE_CUDA);
+    r.set_W(p.W);
+    r.set_data(p.X, p.Y);
+    r.select_first(p.B);
+    lib::Params prm;
+    prm.rho = 10, prm.gamma = 1e-6, prm.svd_tol = 1e-8;
+    prm.admm.max_iters = 600, prm.admm.fixed = 1;
+    r.solve(prm);
+    r.analyse(prm);
+    blorc_polish_stats st = r.polish();
+    if (rounds < 0) rounds = st.rounds;
+    EXPECT_EQ(st.rounds, rounds);
+    r.gradient();
+    for (size_t i = 0; i < std::size(bufs); i++) {
+      lib::Vec v = r.read(bufs[i]);
+      if (s == blorc_emu::Schedule::InOrder)
+        first.push_back(v);
+      else
+        EXPECT_EQ(0, std::memcmp(v.data(), first[i].data(), v.size() * sizeof(double)))
+            << "buffer " << bufs[i] << " schedule " << (int)s;
+    }
+  }
+  EXPECT_GT(rounds, 0);
   blorc_emu::set_launch_options(saved);
 #endif
 }

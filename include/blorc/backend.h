@@ -61,7 +61,10 @@ typedef enum blorc_buffer {
   BLORC_BUF_B,            /* B x k b = (W0m^+)^T (x* - x) */
   BLORC_BUF_H,            /* B x n h = P_N (x* - x) */
   BLORC_BUF_LOSS,         /* B per-sample 1/2 ||x* - x||^2 */
-  BLORC_BUF_GRAD          /* k x n minibatch gradient of the mean loss */
+  BLORC_BUF_GRAD,         /* k x n minibatch gradient of the mean loss */
+  BLORC_BUF_CERT,         /* B x BLORC_CERT_COLUMNS certificate per sample (blorc/active_set.h) */
+  BLORC_BUF_DUAL          /* B x k certificate dual: on the zero rows, the dual of the closed
+                             form nearest to the polish's (|a_i| <= 1 when certified) */
 } blorc_buffer;
 
 typedef struct blorc_backend blorc_backend;
@@ -124,8 +127,38 @@ blorc_svd_method blorc_svd_method_used(const blorc_backend *b);
 /* Stage 5: closed-form x*, and (when clean signals were given) a, b, h and the losses. */
 blorc_status blorc_closed_form(blorc_backend *b, blorc_error *err);
 
+/* Certificate and polish (after stage 5; design.md section 7). tol: the checks' tolerance
+ * (blorc/active_set.h), max_rounds: active-set rounds at most (0: certificate only). */
+typedef struct blorc_polish_opts {
+  double tol;
+  int max_rounds;
+} blorc_polish_opts;
+
+/* Defaults: tol 1e-6, max_rounds 64. */
+blorc_polish_opts blorc_polish_defaults(void);
+
+typedef struct blorc_polish_stats {
+  int certified;          /* samples of the batch certified */
+  int rounds;             /* active-set rounds run (each: stages 4 and 5 for the samples
+                             still uncertified) */
+  int rows_moved;         /* pattern entries the rounds changed */
+  double min_dual_margin; /* smallest 1 - max|a_i| over certified samples (1 if none) */
+  double min_sign_margin; /* smallest relative s_i W_i x* over certified samples (1 if none) */
+} blorc_polish_stats;
+
+/* Certifies the closed form of every sample (stationarity, |W_i x*| on the zero rows, signs
+ * off them, a dual with |a_i| <= 1 on them), and while some sample fails and rounds are left,
+ * runs one round of an active-set method on the lower level's dual for the failing samples
+ * (blorc_polish_step: rows leave or join the zero set), then stages 4 and 5 again for them.
+ * The starting dual is ADMM's. Afterwards BLORC_BUF_SIGN, x*, a, b, h and the losses are
+ * those of the final patterns, BLORC_BUF_CERT says which samples are certified, and
+ * blorc_gradient leaves the others out. Needs closed_form; stats may be NULL. */
+blorc_status blorc_polish(blorc_backend *b, const blorc_polish_opts *opts,
+                          blorc_polish_stats *stats, blorc_error *err);
+
 /* Stage 6: minibatch gradient G = -(1/B)[(A + S) H^T + Bm X*^T] and mean loss (*loss may
- * be NULL). Needs clean signals. */
+ * be NULL). Needs clean signals. After blorc_polish, over the certified samples only (B is
+ * their count; G = 0 and loss 0 when there is none). */
 blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err);
 
 /* Copies a buffer out to dst, which must hold `count` doubles, exactly the buffer's size

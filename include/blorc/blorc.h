@@ -2,6 +2,7 @@
 #ifndef BLORC_BLORC_H
 #define BLORC_BLORC_H
 
+#include "blorc/active_set.h"
 #include "blorc/backend.h"
 #include "blorc/blas.h"
 #include "blorc/config.h"

@@ -21,6 +21,7 @@ typedef struct blorc_config {
   long val;           /* validation signals held out for the per-epoch PSNR */
   double sigma;       /* noise level of generated data */
   long long data_seed;
+  char stripe_phase[8];        /* stripes: fixed (the paper's images) or random (from the seed) */
   char clean[512], noisy[512]; /* .npy files for kind = files */
   /* [model] */
   char init[512];    /* identity, tv, dct, tv2d, or a W.npy path */
@@ -38,7 +39,9 @@ typedef struct blorc_config {
   int rho_auto; /* tune rho during training (rho is then the starting value) */
   int max_iters, fixed, check_every;
   double svd_tol;
-  char device[8]; /* cpu, cuda, auto */
+  double cert_tol;   /* certificate tolerance (blorc_polish) */
+  int polish_rounds; /* active-set rounds at most per minibatch */
+  char device[8];    /* cpu, cuda, auto */
 } blorc_config;
 
 /* The built-in default run: 1D piecewise constant, n = 64 (configs/default.ini holds the

@@ -23,6 +23,9 @@ typedef struct blorc_psnr_stats {
   double mean, stderr_; /* mean PSNR (dB, peak 1) and its standard error */
   double aggregate;     /* PSNR of the mean squared error over all signals: unlike the mean
                            of per-signal PSNRs, not dominated by exactly recovered signals */
+  double aggregate_se;  /* its standard error (delta method on the per-signal squared
+                           errors; for a paired comparison, of the difference, with the
+                           covariance of the two estimates' errors) */
 } blorc_psnr_stats;
 
 /* Denoises the N signals Y (N x n) with W (k x n) and compares with X: mean PSNR and
@@ -41,11 +44,20 @@ blorc_psnr_stats blorc_psnr_of(const double *X, const double *Y, size_t N, int n
 blorc_psnr_stats blorc_psnr_paired(const double *X, const double *A, const double *B, size_t N,
                                    int n);
 
+/* What a baseline's scale is tuned for: the mean of per-signal PSNRs, or the PSNR of the mean
+ * squared error over all signals (what training minimises; the mean PSNR favours scales that
+ * recover flat signals exactly, as on the stripes' empty patches). */
+typedef enum blorc_tune_criterion {
+  BLORC_TUNE_MEAN_PSNR = 0,
+  BLORC_TUNE_MSE = 1
+} blorc_tune_criterion;
+
 /* Scales the transform T (k x n) by beta chosen by golden-section search on log10(beta) in
- * [-4, 2] (40 steps) to maximise mean PSNR on (X, Y); returns beta and that PSNR. */
+ * [-4, 2] (40 steps) to maximise the criterion on (X, Y); returns beta and that value (dB). */
 blorc_status blorc_tune_beta(blorc_device device, const double *T, int k, int n, const double *X,
-                             const double *Y, size_t N, const blorc_denoise_opts *o, double *beta,
-                             double *psnr, blorc_error *err);
+                             const double *Y, size_t N, const blorc_denoise_opts *o,
+                             blorc_tune_criterion criterion, double *beta, double *psnr,
+                             blorc_error *err);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,12 @@ typedef struct blorc_epoch_log {
   double share_mismatch;  /* share of training samples whose closed-form x* disagreed with
                              ADMM's x (blorc_closed_form_agrees): their gradient is that of
                              another problem; large values precede a collapse */
+  double share_certified; /* share of training samples whose closed form the certificate
+                             accepted after the polish (the others are left out of the
+                             gradient and of the loss) */
+  double min_dual_margin; /* smallest 1 - max|a_i| over certified samples */
+  double min_sign_margin; /* smallest s_i W_i x* / (||W_i|| max(||y||, 1)) over them */
+  double polish_rounds;   /* mean active-set rounds per minibatch */
 } blorc_epoch_log;
 
 /* What the caller is told while a run goes (the library itself never prints). */

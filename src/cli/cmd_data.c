@@ -13,16 +13,20 @@ static const char HELP[] =
     "  piecewise  jumps with probability 0.1, heights uniform in [0, 1)\n"
     "  dct        orthonormal-DCT coefficients nonzero with probability 0.1, uniform in [-1, 1]\n"
     "  stripes    8 x 8 patches (n = 64; n = side^2 in general) at stride 7 from two 256 x 256\n"
-    "             images (vertical and diagonal stripes), in random order; count <= 2592\n";
+    "             images (vertical and diagonal stripes), in random order; count <= 2592\n"
+    "  --stripe-phase fixed|random  the paper's two images (fixed, the default: every seed\n"
+    "             gives the same images, only the noise differs) or stripe phases drawn from\n"
+    "             the seed (random: test images that are not training images)\n";
 
 int cmd_data(int argc, char **argv) {
   const char *kind = NULL, *clean = NULL, *noisy = NULL, *C = "data";
   long long n = 64, count = 4000, seed = 0;
   double sigma = 0.1;
+  int random_phase = 0;
   static const struct option opts[] = {
-      {"kind", 1, 0, 'k'},  {"n", 1, 0, 'n'},    {"count", 1, 0, 'c'},
-      {"sigma", 1, 0, 's'}, {"seed", 1, 0, 'r'}, {"clean", 1, 0, 'x'},
-      {"noisy", 1, 0, 'y'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"stripe-phase", 1, 0, 'p'}, {"kind", 1, 0, 'k'}, {"n", 1, 0, 'n'},     {"count", 1, 0, 'c'},
+      {"sigma", 1, 0, 's'},        {"seed", 1, 0, 'r'}, {"clean", 1, 0, 'x'}, {"noisy", 1, 0, 'y'},
+      {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {
@@ -38,6 +42,11 @@ int cmd_data(int argc, char **argv) {
         break;
       case 'r':
         if (cli_int(C, "seed", optarg, 0, &seed)) return 2;
+        break;
+      case 'p':
+        if (strcmp(optarg, "fixed") && strcmp(optarg, "random"))
+          return cli_usage_error(C, "--stripe-phase '%s': expected fixed or random", optarg);
+        random_phase = !strcmp(optarg, "random");
         break;
       case 'x': clean = optarg; break;
       case 'y': noisy = optarg; break;
@@ -66,7 +75,7 @@ int cmd_data(int argc, char **argv) {
       return cli_usage_error(C, "--count %zu: the stripe images give only %zu patches of %d x %d",
                              N, total, side, side);
     X = malloc(N * n * sizeof(double)), Y = malloc(N * n * sizeof(double));
-    st = X && Y ? blorc_sample_stripes(side, sigma, &rng, N, X, Y, &e)
+    st = X && Y ? blorc_sample_stripes(side, sigma, random_phase, &rng, N, X, Y, &e)
                 : blorc_fail(&e, BLORC_ENOMEM, "out of memory");
   } else {
     X = malloc(N * n * sizeof(double)), Y = malloc(N * n * sizeof(double));

@@ -49,18 +49,24 @@ static void on_epoch(const blorc_epoch_log *lg, void *user) {
     double eta = lg->seconds * (lg->epochs - lg->epoch);
     fprintf(stderr,
             "epoch %d/%d  loss %.6g  val PSNR %.2f dB (of the MSE %.2f dB)  %.0f samples/s  ADMM "
-            "%.0f it (rho %g)  ETA %d:%02d\n",
+            "%.0f it (rho %g)  certified %.1f%% (%.1f polish rounds)  ETA %d:%02d\n",
             lg->epoch, lg->epochs, lg->loss, lg->val_psnr, lg->val_psnr_mse, lg->samples_per_s,
-            lg->mean_iters, lg->rho, (int)eta / 60, (int)eta % 60);
+            lg->mean_iters, lg->rho, 100 * lg->share_certified, lg->polish_rounds, (int)eta / 60,
+            (int)eta % 60);
   }
   /* Always shown, progress or not: gradients of samples whose pattern is wrong belong to other
    * problems, and this is how a collapse starts (bench/results/paper/README.md). */
   if (lg->share_mismatch > 0.01)
     fprintf(stderr,
-            "warning: epoch %d: closed form and ADMM disagree on %.0f%% of training samples; "
-            "their gradients are unreliable (nearly dependent rows of W, as in 2D or multi-lag "
-            "differences, or ADMM stopped early: raise admm.max_iters)\n",
+            "warning: epoch %d: the certified closed form and ADMM disagree on %.0f%% of training "
+            "samples (ADMM's sign pattern was wrong: nearly dependent rows of W, as in 2D or "
+            "multi-lag differences, or ADMM stopped early)\n",
             lg->epoch, 100 * lg->share_mismatch);
+  if (lg->share_certified < 0.99)
+    fprintf(stderr,
+            "warning: epoch %d: %.1f%% of training samples had no certificate and were left out "
+            "of the gradient (raise admm.polish_rounds or admm.max_iters)\n",
+            lg->epoch, 100 * (1 - lg->share_certified));
 }
 
 int cmd_train(int argc, char **argv) {

@@ -5,22 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blorc/active_set.h"
 #include "cpu_backend.h"
 
 static void cpu_destroy(blorc_backend *b) {
   cpu_state *c = cpu_of(b);
   if (!c) return;
-  double **bufs[] = {&c->Xall, &c->Yall, &c->Zall, &c->Lall, &c->W,       &c->L,     &c->K,
-                     &c->Q,    &c->WC,   &c->Y,    &c->X,    &c->ynorm,   &c->Z,     &c->U,
-                     &c->C,    &c->Xa,   &c->V,    &c->D,    &c->R,       &c->T,     &c->r2,
-                     &c->S,    &c->sv,   &c->Vs,   &c->Xs,   &c->A,       &c->Bv,    &c->H,
-                     &c->loss, &c->G,    &c->Wq,   &c->Wg,   &c->scratch, &c->Wpinv, &c->Wu,
-                     &c->Wtau, &c->Wa,   &c->Wwork};
+  double **bufs[] = {&c->Xall, &c->Yall, &c->Zall,  &c->Lall, &c->W,       &c->L,     &c->K,
+                     &c->Q,    &c->WC,   &c->Y,     &c->X,    &c->ynorm,   &c->Z,     &c->U,
+                     &c->C,    &c->Xa,   &c->V,     &c->D,    &c->R,       &c->T,     &c->r2,
+                     &c->S,    &c->sv,   &c->Vs,    &c->Xs,   &c->A,       &c->Bv,    &c->H,
+                     &c->loss, &c->G,    &c->Wq,    &c->Wg,   &c->scratch, &c->Wpinv, &c->Wu,
+                     &c->Wtau, &c->Wa,   &c->Wwork, &c->Dcur, &c->Ac,      &c->Vx,    &c->Tk,
+                     &c->Tb,   &c->Rn,   &c->Wr,    &c->cert, &c->rn};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
   free(c->idx);
   free(c->iters);
   free(c->pos);
   free(c->rank);
+  free(c->redo);
   free(c);
   b->impl = NULL;
 }
@@ -87,11 +90,21 @@ static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
   c->Wg = zalloc(n * cap, &ok);
   c->loss = zalloc(cap, &ok);
   c->G = zalloc(n * k, &ok);
+  c->Dcur = zalloc(k * cap, &ok);
+  c->Ac = zalloc(k * cap, &ok);
+  c->Vx = zalloc(k * cap, &ok);
+  c->Tk = zalloc(k * cap, &ok);
+  c->Tb = zalloc(k * cap, &ok);
+  c->Rn = zalloc(n * cap, &ok);
+  c->Wr = zalloc(n * cap, &ok);
+  c->cert = zalloc(BLORC_CERT_COLUMNS * cap, &ok);
+  c->rn = zalloc(k, &ok);
   c->idx = calloc(cap, sizeof *c->idx);
   c->iters = calloc(cap, sizeof *c->iters);
   c->pos = calloc(cap, sizeof *c->pos);
   c->rank = calloc(cap, sizeof *c->rank);
-  if (!c->idx || !c->iters || !c->pos || !c->rank) ok = 0;
+  c->redo = calloc(cap, sizeof *c->redo);
+  if (!c->idx || !c->iters || !c->pos || !c->rank || !c->redo) ok = 0;
   if (ok) {
     /* SVD scratch per thread: the compacted W0m^T (n x k), dgesdd's U^T (kn x k), its
      * workspace and integer workspace (8 kn, stored in doubles). */
@@ -188,6 +201,8 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
     case BLORC_BUF_B: src = c->Bv; break;
     case BLORC_BUF_H: src = c->H; break;
     case BLORC_BUF_LOSS: src = c->loss; break;
+    case BLORC_BUF_CERT: src = c->cert; break;
+    case BLORC_BUF_DUAL: src = c->Ac; break;
     case BLORC_BUF_ITERS:
       for (size_t j = 0; j < B; j++) dst[j] = c->iters[j];
       return BLORC_OK;
@@ -221,6 +236,8 @@ const blorc_backend_ops blorc_cpu_ops = {
     .signs = cpu_signs,
     .svd = cpu_svd,
     .closed_form = cpu_closed_form,
+    .certify = cpu_certify,
+    .polish_step = cpu_polish_step,
     .gradient = cpu_gradient,
     .read = cpu_read,
     .write = cpu_write,

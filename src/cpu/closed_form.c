@@ -10,8 +10,8 @@
 
 /* v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v (the original v), or with sv NULL (stage
  * 4's fast path) w <- V_r V_r^T v, the part of v that W^+^T maps to a; coef: r scratch. */
-static void project(int n, int r, const double *Vr, const double *sv, double *v, double *w,
-                    double *coef) {
+void cpu_project(int n, int r, const double *Vr, const double *sv, double *v, double *w,
+                 double *coef) {
   if (r == 0) {
     memset(w, 0, (size_t)n * sizeof(double));
     return;
@@ -25,8 +25,8 @@ static void project(int n, int r, const double *Vr, const double *sv, double *v,
 
 /* out = mask0 .* (M w) for the batch, M = W (or W^+^T on the fast path; both stored n x k):
  * rows with s != 0 are not rows of W0m. */
-static void masked_w_times(const cpu_state *c, int fast, int n, int k, int B, const double *w,
-                           double *out) {
+void cpu_masked_w_times(const cpu_state *c, int fast, int n, int k, int B, const double *w,
+                        double *out) {
   const double *M = fast ? c->Wpinv : c->W;
   cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, M, n, w, n, 0.0, out, k);
   size_t kB = (size_t)k * B;
@@ -51,7 +51,7 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
       const double *sv = fast ? NULL : c->sv + (size_t)j * kn;
       int r = c->rank[j];
       double *xs = c->Xs + (size_t)j * n;
-      project(n, r, Vr, sv, xs, c->Wq + (size_t)j * n, coef);
+      cpu_project(n, r, Vr, sv, xs, c->Wq + (size_t)j * n, coef);
       if (!clean) continue;
       double *h = c->H + (size_t)j * n;
       const double *x = c->X + (size_t)j * n;
@@ -61,11 +61,11 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
         l += h[i] * h[i];
       }
       c->loss[j] = 0.5 * l;
-      project(n, r, Vr, sv, h, c->Wg + (size_t)j * n, coef);
+      cpu_project(n, r, Vr, sv, h, c->Wg + (size_t)j * n, coef);
     }
   }
-  masked_w_times(c, fast, n, k, B, c->Wq, c->A);
-  if (clean) masked_w_times(c, fast, n, k, B, c->Wg, c->Bv);
+  cpu_masked_w_times(c, fast, n, k, B, c->Wq, c->A);
+  if (clean) cpu_masked_w_times(c, fast, n, k, B, c->Wg, c->Bv);
   blorc_status st = cpu_check_finite(b, "closed_form", "x*", c->Xs, (size_t)n, err);
   if (!st) st = cpu_check_finite(b, "closed_form", "a", c->A, (size_t)k, err);
   if (!st && clean) st = cpu_check_finite(b, "closed_form", "b", c->Bv, (size_t)k, err);

@@ -38,6 +38,14 @@ typedef struct cpu_state {
   double *Wq, *Wg;         /* n x cap: V_r S_r^-2 V_r^T q and the same of g */
   double *loss;            /* cap */
   double *G;               /* n x k gradient (G row-major k x n) */
+  /* certificate and polish (certify.c) */
+  double *Dcur, *Ac, *Vx;  /* k x cap: the polish's dual, the certificate's, W x* */
+  double *Tk, *Tb;         /* k x cap scratch */
+  double *Rn, *Wr;         /* n x cap scratch */
+  double *cert;            /* BLORC_CERT_COLUMNS x cap */
+  double *rn;              /* k: row norms of W */
+  int *redo;               /* cap: stage 4 again for this sample (b->svd_partial) */
+  int partial;             /* the running stage 4 skips samples without redo */
   double *scratch;         /* per-thread scratch for the SVD stage */
   size_t scratch_per_thread, svd_lwork, qr_lwork;
   /* stage 4's fast path (k <= n only; NULL otherwise): one QR of W^T per minibatch */
@@ -78,6 +86,16 @@ blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err);
 /* BLORC_BUF_SV: copied, or computed (values only) when stage 4 took the fast path. */
 blorc_status cpu_read_singular_values(const blorc_backend *b, double *dst, blorc_error *err);
 blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err);
+/* The closed form's helpers (closed_form.c), also used by the certificate: v <- P_N v and
+ * w <- V_r S_r^-2 V_r^T v_original (sv NULL: V_r V_r^T v); out = mask0 .* (M^T w) with M = W
+ * (fast: W^+). */
+void cpu_project(int n, int r, const double *Vr, const double *sv, double *v, double *w,
+                 double *coef);
+void cpu_masked_w_times(const cpu_state *c, int fast, int n, int k, int B, const double *w,
+                        double *out);
+blorc_status cpu_certify(blorc_backend *b, double tol, int start, blorc_error *err);
+blorc_status cpu_polish_step(blorc_backend *b, double tol, int from_admm, long long *moved,
+                             blorc_error *err);
 blorc_status cpu_gradient(blorc_backend *b, double *loss, blorc_error *err);
 
 #endif

@@ -76,6 +76,11 @@ static int prepare_fast(cpu_state *c, int n, int k, double rel_tol, lapack_int *
   return 1;
 }
 
+/* The polish's rounds redo only the samples it changed (c->partial set from b->svd_partial). */
+static int b_partial(const cpu_state *c, int j) {
+  return c->partial && !c->redo[j];
+}
+
 static void fast_svd(cpu_state *c, int n, int k, int kn, int B, svd_failure *fail) {
 #pragma omp parallel num_threads(c->nthreads)
   {
@@ -84,6 +89,7 @@ static void fast_svd(cpu_state *c, int n, int k, int kn, int B, svd_failure *fai
     double *work = tau + n;
 #pragma omp for schedule(dynamic, 4)
     for (int j = 0; j < B; j++) {
+      if (b_partial(c, j)) continue;
       const double *s = c->S + (size_t)j * k;
       double *V = c->Vs + (size_t)j * n * kn;
       /* G = [null(W), W^+ e_i for s_i != 0]: a basis of null(W0m), m columns. */
@@ -117,6 +123,7 @@ static void full_svd(cpu_state *c, int n, int k, int kn, int B, double rel_tol, 
     lapack_int *iwork = (lapack_int *)(work + c->svd_lwork);
 #pragma omp for schedule(dynamic, 1)
     for (int j = 0; j < B; j++) {
+      if (b_partial(c, j)) continue;
       const double *s = c->S + (size_t)j * k;
       double *sv = c->sv + (size_t)j * kn;
       double *V = c->Vs + (size_t)j * n * kn;
@@ -170,8 +177,13 @@ blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
   int n = b->n, k = b->k, kn = b->kn, B = b->B;
   svd_failure fail = {-1, 0, NULL};
   int fast = 0;
-  int want =
-      b->svd_method == BLORC_SVD_FAST || (b->svd_method == BLORC_SVD_AUTO && fast_pays(c, n, k, B));
+  c->partial = b->svd_partial;
+  /* A polish round keeps the path of the batch's stage 4 (W, hence W^+, is unchanged): the
+   * closed form reads every sample the same way. */
+  int want = b->svd_partial ? 0
+                            : b->svd_method == BLORC_SVD_FAST ||
+                                  (b->svd_method == BLORC_SVD_AUTO && fast_pays(c, n, k, B));
+  if (b->svd_partial) fast = b->svd_used == BLORC_SVD_FAST;
   if (want && c->Wpinv) {
     lapack_int info = 0;
     int use = prepare_fast(c, n, k, rel_tol, &info);
