@@ -74,8 +74,8 @@ blorc_status blorc_dataset(const blorc_config *c, double **clean, double **noisy
   }
   blorc_status st;
   if (side) {
-    st = blorc_sample_stripes(side, c->sigma, strcmp(c->stripe_phase, "random") == 0, &rng,
-                              need, X, Y, err);
+    st = blorc_sample_stripes(side, c->sigma, strcmp(c->stripe_phase, "random") == 0, &rng, need, X,
+                              Y, err);
   } else {
     blorc_data_kind kind = strcmp(c->data_kind, "dct") == 0 ? BLORC_DATA_DCT : BLORC_DATA_PIECEWISE;
     st = blorc_generate(kind, c->n, total, c->sigma, &rng, X, Y, err);
