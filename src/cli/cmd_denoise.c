@@ -57,9 +57,9 @@ int cmd_denoise(int argc, char **argv) {
   if (!st) st = blorc_npy_save(out, X, 2, N, (size_t)n, &e);
   if (!st)
     printf(
-        "denoised %zu signals (n=%d, k=%d) on %s into %s: %zu exact (closed form), %zu ADMM "
-        "only; mean ADMM iterations %.1f, %zu at the cap\n",
-        N, n, k, blorc_backend_name(b), out, ds.polished, ds.unpolished,
+        "denoised %zu signals (n=%d, k=%d) on %s into %s: %zu exact (closed form; %zu of them "
+        "certified), %zu ADMM only; mean ADMM iterations %.1f, %zu at the cap\n",
+        N, n, k, blorc_backend_name(b), out, ds.polished, ds.certified, ds.unpolished,
         (double)ds.iters / (double)N, ds.at_cap);
   blorc_backend_destroy(b);
   blorc_array_free(&W), blorc_array_free(&Y);
