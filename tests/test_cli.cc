@@ -419,8 +419,12 @@ TEST_F(Cli, TrainReportsTheCertificate) {
   EXPECT_EQ(column("ok/log.csv", "share_mismatch", -1), 0.0);
   EXPECT_EQ(column("ok/log.csv", "share_certified", -1), 1.0);
   EXPECT_EQ(ok.err.find("warning"), std::string::npos) << ok.err;
-  Result st =
-      run("train --config best-stripes --set data.train=200 --set data.val=50 --epochs 2 --out st");
+  // The setting is pinned (the paper's two images, tv2d at the mean-PSNR beta, SGD 3e-4):
+  // best-stripes.ini's own choices are results and may change.
+  Result st = run(
+      "train --config best-stripes --set data.stripe_phase=fixed --set model.init_scale=0.117215 "
+      "--set train.lr=3e-4 --set train.lr_decay=0.6 --set data.train=200 --set data.val=50 "
+      "--epochs 2 --out st");
   ASSERT_EQ(st.code, 0) << st.err;
   EXPECT_GT(column("st/log.csv", "share_mismatch", 2), 0.1);
   EXPECT_GT(column("st/log.csv", "share_certified", 2), 0.5);
