@@ -80,6 +80,7 @@ blorc_status blorc_backend_create(blorc_device device, int n, int k, int max_bat
   b->k = k;
   b->cap = max_batch;
   b->kn = k < n ? k : n;
+  b->m = n;
   blorc_status st = ops->init(b, err);
   if (st != BLORC_OK) {
     free(b);
@@ -99,13 +100,87 @@ const char *blorc_backend_name(const blorc_backend *b) {
   return b->ops->name;
 }
 
+static const char *op_name(blorc_operator_kind kind) {
+  return kind == BLORC_OP_IDENTITY ? "identity" : kind == BLORC_OP_MATRIX ? "matrix" : "mask";
+}
+
+blorc_status blorc_set_operator(blorc_backend *b, blorc_operator_kind kind, int m, const double *A,
+                                double ridge, blorc_error *err) {
+  if (kind != BLORC_OP_IDENTITY && kind != BLORC_OP_MATRIX && kind != BLORC_OP_MASK)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "operator kind %d: expected IDENTITY (0), MATRIX (1) or MASK (2)", (int)kind);
+  if (!(ridge >= 0) || !isfinite(ridge))
+    return blorc_fail(err, BLORC_EINVAL, "operator ridge = %g: expected a finite value >= 0",
+                      ridge);
+  if (kind == BLORC_OP_IDENTITY && ridge != 0)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "operator ridge = %g: the identity takes ridge 0 (denoising as it is)",
+                      ridge);
+  if (kind == BLORC_OP_MATRIX) {
+    if (m < 1 || !A)
+      return blorc_fail(err, BLORC_EINVAL, "operator matrix: %d rows%s, expected an m x %d matrix",
+                        m, A ? "" : " and no values", b->n);
+    size_t bad;
+    if (!all_finite(A, (size_t)m * b->n, &bad))
+      return blorc_fail(err, BLORC_EINVAL,
+                        "operator matrix: non-finite value at row %zu column %zu", bad / b->n,
+                        bad % b->n);
+  } else {
+    if (A) return blorc_fail(err, BLORC_EINVAL, "operator %s: takes no matrix", op_name(kind));
+    m = b->n;
+  }
+  if (kind != BLORC_OP_IDENTITY && !b->ops->set_operator)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "operator %s: the %s backend has only the identity so far (use --device "
+                      "cpu)",
+                      op_name(kind), b->ops->name);
+  if (b->ops->set_operator) {
+    blorc_status st = b->ops->set_operator(b, kind, m, A, ridge, err);
+    if (st != BLORC_OK) return st;
+  }
+  b->op_kind = kind;
+  b->m = m;
+  b->ridge = ridge;
+  b->N = 0; /* the data set's y had the old operator's length */
+  b->has_masks = 0;
+  b->has_clean = 0;
+  b->B = 0;
+  b->factored = 0;
+  b->progress = BLORC_PROGRESS_NONE;
+  return BLORC_OK;
+}
+
+int blorc_operator_rows(const blorc_backend *b) {
+  return b->m;
+}
+
+blorc_status blorc_set_masks(blorc_backend *b, const double *masks, blorc_error *err) {
+  if (b->op_kind != BLORC_OP_MASK)
+    return blorc_fail(err, BLORC_EINVAL, "masks: the operator is %s, not mask",
+                      op_name(b->op_kind));
+  if (b->N == 0 || !masks)
+    return blorc_fail(err, BLORC_EINVAL, "masks: set the data set first (one mask per signal)");
+  size_t count = b->N * (size_t)b->n;
+  for (size_t i = 0; i < count; i++)
+    if (masks[i] != 0.0 && masks[i] != 1.0)
+      return blorc_fail(err, BLORC_EINVAL,
+                        "masks: value %g at signal %zu index %zu, expected 0 (missing) or 1 "
+                        "(observed)",
+                        masks[i], i / b->n, i % b->n);
+  blorc_status st = b->ops->set_masks(b, masks, err);
+  if (st != BLORC_OK) return st;
+  b->has_masks = 1;
+  b->progress = BLORC_PROGRESS_NONE;
+  return BLORC_OK;
+}
+
 blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const double *Y,
                             blorc_error *err) {
   if (N < 1 || !Y) return blorc_fail(err, BLORC_EINVAL, "data set: expected N >= 1 noisy signals");
   size_t bad;
-  if (!all_finite(Y, N * (size_t)b->n, &bad))
+  if (!all_finite(Y, N * (size_t)b->m, &bad))
     return blorc_fail(err, BLORC_EINVAL, "noisy signals: non-finite value at signal %zu index %zu",
-                      bad / b->n, bad % b->n);
+                      bad / b->m, bad % b->m);
   if (X && !all_finite(X, N * (size_t)b->n, &bad))
     return blorc_fail(err, BLORC_EINVAL, "clean signals: non-finite value at signal %zu index %zu",
                       bad / b->n, bad % b->n);
@@ -117,6 +192,7 @@ blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const d
     return st;
   }
   b->has_clean = X != NULL;
+  b->has_masks = 0;
   b->B = 0;
   b->progress = BLORC_PROGRESS_NONE;
   return BLORC_OK;
@@ -126,6 +202,8 @@ blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_erro
   if (b->N == 0) return blorc_fail(err, BLORC_EINVAL, "select: no data set (call set_data)");
   if (B < 1 || B > b->cap)
     return blorc_fail(err, BLORC_EINVAL, "select: batch size %d, expected 1..%d", B, b->cap);
+  if (b->op_kind == BLORC_OP_MASK && !b->has_masks)
+    return blorc_fail(err, BLORC_EINVAL, "select: the mask operator needs masks (set_masks)");
   for (int j = 0; j < B; j++)
     if (idx[j] >= b->N)
       return blorc_fail(err, BLORC_EINVAL, "select: index %zu at position %d, expected < %zu",
@@ -306,6 +384,9 @@ size_t blorc_buffer_size(const blorc_backend *b, blorc_buffer which) {
     case BLORC_BUF_CERT: return B * BLORC_CERT_COLUMNS;
     case BLORC_BUF_DUAL: return B * k;
     case BLORC_BUF_PN: return B * n * n;
+    case BLORC_BUF_GRAD_Y: return B * (size_t)b->m;
+    case BLORC_BUF_GRAD_OP: return b->op_kind == BLORC_OP_MATRIX ? (size_t)b->m * n : 0;
+    case BLORC_BUF_UNIQUE: return B;
   }
   return 0;
 }
@@ -323,9 +404,12 @@ static blorc_progress produced_by(blorc_buffer which) {
     case BLORC_BUF_A:
     case BLORC_BUF_B:
     case BLORC_BUF_H:
+    case BLORC_BUF_UNIQUE:
     case BLORC_BUF_LOSS: return BLORC_PROGRESS_CLOSED_FORM;
     case BLORC_BUF_CERT:
     case BLORC_BUF_DUAL: return BLORC_PROGRESS_CERTIFIED;
+    case BLORC_BUF_GRAD_Y:
+    case BLORC_BUF_GRAD_OP:
     case BLORC_BUF_GRAD: return BLORC_PROGRESS_GRADIENT;
     default: return BLORC_PROGRESS_NONE;
   }
@@ -352,6 +436,13 @@ blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst,
        which == BLORC_BUF_LOSS) &&
       !b->has_clean)
     return blorc_fail(err, BLORC_EINVAL, "read: a, b, h and losses need clean signals");
+  /* The identity needs nothing of the backend: A h = h, and every minimiser is unique. */
+  if (b->op_kind == BLORC_OP_IDENTITY && which == BLORC_BUF_GRAD_Y)
+    return b->ops->read(b, BLORC_BUF_H, dst, err);
+  if (b->op_kind == BLORC_OP_IDENTITY && which == BLORC_BUF_UNIQUE) {
+    for (size_t j = 0; j < count; j++) dst[j] = 1.0;
+    return BLORC_OK;
+  }
   return b->ops->read(b, which, dst, err);
 }
 

@@ -47,6 +47,12 @@ typedef struct blorc_backend_ops {
   blorc_status (*write)(blorc_backend *b, blorc_buffer which, const double *src, blorc_error *err);
   /* Waits for the stages launched so far; NULL when there is nothing to wait for. */
   blorc_status (*sync)(const blorc_backend *b, blorc_error *err);
+  /* The operator (b->op_kind, b->m, b->ridge are set when it returns BLORC_OK; the data set
+   * is dropped); NULL: the backend has only the identity. */
+  blorc_status (*set_operator)(blorc_backend *b, blorc_operator_kind kind, int m, const double *A,
+                               double ridge, blorc_error *err);
+  /* Per-sample masks of the MASK operator, N x n, validated. */
+  blorc_status (*set_masks)(blorc_backend *b, const double *masks, blorc_error *err);
 } blorc_backend_ops;
 
 struct blorc_backend {
@@ -65,6 +71,10 @@ struct blorc_backend {
   int svd_partial;             /* stage 4 only for the samples polish_step marked */
   int polished;                /* blorc_polish ran on the current closed form */
   int certified;               /* then: samples certified (the gradient's B) */
+  blorc_operator_kind op_kind; /* forward operator (IDENTITY unless set_operator) */
+  int m;                       /* length of y: n unless op_kind is MATRIX */
+  double ridge;                /* ridge/2 ||x||^2 in the lower level */
+  int has_masks;               /* MASK: set_masks ran for the current data set */
   blorc_progress progress;
 };
 

@@ -63,8 +63,14 @@ typedef enum blorc_buffer {
   BLORC_BUF_LOSS,         /* B per-sample 1/2 ||x* - x||^2 */
   BLORC_BUF_GRAD,         /* k x n minibatch gradient of the mean loss */
   BLORC_BUF_CERT,         /* B x BLORC_CERT_COLUMNS certificate per sample (blorc/active_set.h) */
-  BLORC_BUF_DUAL          /* B x k certificate dual: on the zero rows, the dual of the closed
+  BLORC_BUF_DUAL,         /* B x k certificate dual: on the zero rows, the dual of the closed
                              form nearest to the polish's (|a_i| <= 1 when certified) */
+  BLORC_BUF_GRAD_Y,       /* B x m per-sample dU/dy = A h (the loss of that sample alone) */
+  BLORC_BUF_GRAD_OP,      /* m x n dU/dA of the mean loss = mean of (y - A x*) h^T - (A h) x*^T;
+                             a shared matrix operator only */
+  BLORC_BUF_UNIQUE        /* B: 1 where the lower level has a unique minimiser on the sample's
+                             pattern (C = (A N)^T (A N) + ridge I nonsingular), else 0; such
+                             samples get x* = ADMM's x and no gradient */
 } blorc_buffer;
 
 typedef struct blorc_backend blorc_backend;
@@ -81,8 +87,36 @@ blorc_status blorc_backend_create(blorc_device device, int n, int k, int max_bat
 void blorc_backend_destroy(blorc_backend *b);
 const char *blorc_backend_name(const blorc_backend *b);
 
+/* The forward operator of the lower level argmin_x 1/2||A x - y||^2 + ||W x||_1 (design.md
+ * section 7). IDENTITY (the default): denoising, y has length n. MATRIX: one m x n matrix A
+ * shared by every sample (compressed sensing, blur), y has length m. MASK: per-sample
+ * inpainting, A_j = diag(mask_j) with the masks given by blorc_set_masks; y has length n
+ * (its unobserved entries are ignored). */
+typedef enum blorc_operator_kind {
+  BLORC_OP_IDENTITY = 0,
+  BLORC_OP_MATRIX = 1,
+  BLORC_OP_MASK = 2
+} blorc_operator_kind;
+
+/* Sets the operator. A: m x n row-major (MATRIX only; NULL otherwise, and m = n for the other
+ * kinds). ridge >= 0 adds ridge/2 ||x||^2 to the lower level (B = A^T A + ridge I), which
+ * makes it unique where null(A) meets null(W0); IDENTITY takes ridge 0 only, so that it is the
+ * denoising path bit for bit. Drops the data set (its y has the old length). The CUDA backend
+ * has only IDENTITY so far (BLORC_EINVAL for the others). Non-finite A or a bad shape is
+ * BLORC_EINVAL naming it. */
+blorc_status blorc_set_operator(blorc_backend *b, blorc_operator_kind kind, int m, const double *A,
+                                double ridge, blorc_error *err);
+
+/* The length m of y under the current operator (n for IDENTITY and MASK). */
+int blorc_operator_rows(const blorc_backend *b);
+
+/* MASK operator: one mask per data-set signal, N x n row-major, entries 0 (missing) or 1
+ * (observed); after blorc_set_data, which drops earlier masks. */
+blorc_status blorc_set_masks(blorc_backend *b, const double *masks, blorc_error *err);
+
 /* Copies the data set in: N signals, clean X (N x n, may be NULL when only denoising) and
- * noisy Y (N x n). Resets the warm-start state to zero. Non-finite values are rejected. */
+ * noisy measurements Y (N x m, m = blorc_operator_rows). Resets the warm-start state to zero.
+ * Non-finite values are rejected. */
 blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const double *Y,
                             blorc_error *err);
 
@@ -90,7 +124,9 @@ blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const d
  * Gathers y, x and the warm-start state of those samples. */
 blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_error *err);
 
-/* Stage 1: factors I + rho W^T W (Cholesky) for the current W; rho > 0. */
+/* Stage 1: factors B + rho W^T W (Cholesky; B = I for denoising, A^T A + ridge I for an
+ * operator, one factor per sample for masks) for the current W; rho > 0. BLORC_EINVAL when
+ * it is singular: null(A) and null(W) meet (operator.ridge > 0 makes it definite). */
 blorc_status blorc_factor(blorc_backend *b, double rho, blorc_error *err);
 
 /* Stage 2: batched ADMM on the selected batch from its warm-start state; writes the state
@@ -124,7 +160,10 @@ blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blo
 /* What the last stage 4 ran: FULL or FAST (AUTO before any stage 4). */
 blorc_svd_method blorc_svd_method_used(const blorc_backend *b);
 
-/* Stage 5: closed-form x*, and (when clean signals were given) a, b, h and the losses. */
+/* Stage 5: closed-form x*, and (when clean signals were given) a, b, h and the losses. With
+ * an operator: x* = M q, M = N C^{-1} N^T by a pivoted QR of A N, and a, b from the residuals
+ * q - B x*, g - B h (design.md section 7); samples where C is singular are marked in
+ * BLORC_BUF_UNIQUE. */
 blorc_status blorc_closed_form(blorc_backend *b, blorc_error *err);
 
 /* Certificate and polish (after stage 5; design.md section 7). tol: the checks' tolerance
@@ -158,7 +197,9 @@ blorc_status blorc_polish(blorc_backend *b, const blorc_polish_opts *opts,
 
 /* Stage 6: minibatch gradient G = -(1/B)[(A + S) H^T + Bm X*^T] and mean loss (*loss may
  * be NULL). Needs clean signals. After blorc_polish, over the certified samples only (B is
- * their count; G = 0 and loss 0 when there is none). */
+ * their count; G = 0 and loss 0 when there is none). Samples without a unique minimiser are
+ * left out; a batch with none is BLORC_EINVAL. With an operator also BLORC_BUF_GRAD_Y and,
+ * for a shared matrix, BLORC_BUF_GRAD_OP. */
 blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err);
 
 /* Copies a buffer out to dst, which must hold `count` doubles, exactly the buffer's size

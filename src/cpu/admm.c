@@ -34,6 +34,12 @@ static void unpermute(double *M, double *tmp, int rows, int B, const int *pos) {
 static void form_x(cpu_state *c, int n, int k, int from, int count) {
   if (count <= 0) return;
   memcpy(c->Xa + (size_t)from * n, c->C + (size_t)from * n, (size_t)n * count * sizeof(double));
+  if (c->Kj) { /* per-sample operators: each column has its own K (by batch position) */
+    for (int j = from; j < from + count; j++)
+      cblas_dgemv(CblasColMajor, CblasNoTrans, n, k, 1.0, c->Kj + (size_t)c->pos[j] * n * k, n,
+                  c->T + (size_t)j * k, 1, 1.0, c->Xa + (size_t)j * n, 1);
+    return;
+  }
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, count, k, 1.0, c->K, n,
               c->T + (size_t)from * k, k, 1.0, c->Xa + (size_t)from * n, n);
 }
@@ -51,7 +57,13 @@ static int admm_range(cpu_state *c, int n, int k, int lo, int hi, double rho,
   while (it < o->max_iters && na > 0) {
     it++;
     memcpy(V, c->WC + (size_t)lo * k, (size_t)k * na * sizeof(double));
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, na, k, 1.0, c->Q, k, T, k, 1.0, V, k);
+    if (c->Qj)
+      for (int j = 0; j < na; j++)
+        cblas_dgemv(CblasColMajor, CblasNoTrans, k, k, 1.0, c->Qj + (size_t)c->pos[lo + j] * k * k,
+                    k, T + (size_t)j * k, 1, 1.0, V + (size_t)j * k, 1);
+    else
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, na, k, 1.0, c->Q, k, T, k, 1.0, V,
+                  k);
     for (int j = 0; j < na; j++) {
       double r2 = 0;
       for (int i = 0; i < k; i++) {
@@ -106,9 +118,14 @@ blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_sta
     memcpy(c->Z + (size_t)j * k, c->Zall + t * k, (size_t)k * sizeof(double));
     for (int i = 0; i < k; i++) c->U[(size_t)j * k + i] = c->Lall[t * k + i] / rho;
   }
-  memcpy(c->C, c->Y, (size_t)n * B * sizeof(double));
-  lapack_int info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', n, B, c->L, n, c->C, n);
-  if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: dpotrs info %d", (int)info);
+  if (c->op == BLORC_OP_MASK) {
+    blorc_status st = cpu_op_factor_batch(b, err); /* K_rho per sample, and C */
+    if (st) return st;
+  } else {
+    memcpy(c->C, c->Y, (size_t)n * B * sizeof(double));
+    lapack_int info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', n, B, c->L, n, c->C, n);
+    if (info != 0) return blorc_fail(err, BLORC_ENUMERIC, "admm: dpotrs info %d", (int)info);
+  }
   cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, c->W, n, c->C, n, 0.0, c->WC,
               k);
   for (int j = 0; j < B; j++) c->pos[j] = j, c->iters[j] = o->max_iters;

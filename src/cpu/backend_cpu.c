@@ -24,6 +24,9 @@ static void cpu_destroy(blorc_backend *b) {
   free(c->pos);
   free(c->rank);
   free(c->redo);
+  free(c->uniq);
+  cpu_op_free(c);
+  free(c->Mall);
   free(c);
   b->impl = NULL;
 }
@@ -104,7 +107,8 @@ static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
   c->pos = calloc(cap, sizeof *c->pos);
   c->rank = calloc(cap, sizeof *c->rank);
   c->redo = calloc(cap, sizeof *c->redo);
-  if (!c->idx || !c->iters || !c->pos || !c->rank || !c->redo) ok = 0;
+  c->uniq = calloc(cap, sizeof *c->uniq);
+  if (!c->idx || !c->iters || !c->pos || !c->rank || !c->redo || !c->uniq) ok = 0;
   if (ok) {
     /* SVD scratch per thread: the compacted W0m^T (n x k), dgesdd's U^T (kn x k), its
      * workspace and integer workspace (8 kn, stored in doubles). */
@@ -150,9 +154,9 @@ static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
 static blorc_status cpu_set_data(blorc_backend *b, const double *X, const double *Y,
                                  blorc_error *err) {
   cpu_state *c = cpu_of(b);
-  size_t nN = (size_t)b->n * b->N, kN = (size_t)b->k * b->N;
+  size_t nN = (size_t)b->n * b->N, kN = (size_t)b->k * b->N, mN = (size_t)b->m * b->N;
   double *nx = X ? malloc(nN * sizeof(double)) : NULL;
-  double *ny = malloc(nN * sizeof(double));
+  double *ny = malloc(mN * sizeof(double));
   double *nz = calloc(kN, sizeof(double));
   double *nl = calloc(kN, sizeof(double));
   if ((X && !nx) || !ny || !nz || !nl) {
@@ -160,9 +164,9 @@ static blorc_status cpu_set_data(blorc_backend *b, const double *X, const double
     return blorc_fail(err, BLORC_ENOMEM, "out of host memory for a data set of %zu signals", b->N);
   }
   if (X) memcpy(nx, X, nN * sizeof(double));
-  memcpy(ny, Y, nN * sizeof(double));
-  free(c->Xall), free(c->Yall), free(c->Zall), free(c->Lall);
-  c->Xall = nx, c->Yall = ny, c->Zall = nz, c->Lall = nl;
+  memcpy(ny, Y, mN * sizeof(double));
+  free(c->Xall), free(c->Yall), free(c->Zall), free(c->Lall), free(c->Mall);
+  c->Xall = nx, c->Yall = ny, c->Zall = nz, c->Lall = nl, c->Mall = NULL;
   return BLORC_OK;
 }
 
@@ -173,8 +177,11 @@ static blorc_status cpu_select(blorc_backend *b, const size_t *idx, blorc_error 
   for (int j = 0; j < b->B; j++) {
     size_t t = idx[j];
     c->idx[j] = t;
-    memcpy(c->Y + j * n, c->Yall + t * n, n * sizeof(double));
+    if (c->op == BLORC_OP_IDENTITY) memcpy(c->Y + j * n, c->Yall + t * n, n * sizeof(double));
     if (c->Xall) memcpy(c->X + j * n, c->Xall + t * n, n * sizeof(double));
+  }
+  if (c->op != BLORC_OP_IDENTITY) cpu_op_select(b);
+  for (int j = 0; j < b->B; j++) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += c->Y[j * n + i] * c->Y[j * n + i];
     c->ynorm[j] = sqrt(s);
@@ -210,6 +217,11 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
       for (size_t j = 0; j < B; j++) dst[j] = c->rank[j];
       return BLORC_OK;
     case BLORC_BUF_PN: blorc_projectors(b->n, b->kn, b->B, c->Vs, c->rank, dst); return BLORC_OK;
+    case BLORC_BUF_GRAD_Y: src = c->Hy; break;
+    case BLORC_BUF_GRAD_OP: src = c->GA; break;
+    case BLORC_BUF_UNIQUE:
+      for (size_t j = 0; j < B; j++) dst[j] = c->uniq[j];
+      return BLORC_OK;
   }
   if (!src) return blorc_fail(err, BLORC_EINVAL, "read: unknown buffer %d", (int)which);
   memcpy(dst, src, count * sizeof(double));
@@ -242,4 +254,6 @@ const blorc_backend_ops blorc_cpu_ops = {
     .read = cpu_read,
     .write = cpu_write,
     .sync = NULL,
+    .set_operator = cpu_set_operator,
+    .set_masks = cpu_set_masks,
 };

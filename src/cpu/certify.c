@@ -33,6 +33,15 @@ blorc_status cpu_certify(blorc_backend *b, double tol, int start, blorc_error *e
   memcpy(c->Rn, c->Y, nB * sizeof(double));
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, B, k, -1.0, c->W, n, c->Tk, k, 1.0,
               c->Rn, n);
+  /* With an operator the closed form's x* is B x* in the stationarity: Rn -= B x*, and the
+   * residual below starts from B x* - A^T y. */
+  const double *bx = c->Xs;
+  if (c->op != BLORC_OP_IDENTITY) {
+    for (int j = 0; j < B; j++)
+      cpu_op_normal(c, n, j, c->Xs + (size_t)j * n, c->Mv + (size_t)j * n);
+    for (size_t i = 0; i < nB; i++) c->Rn[i] -= c->Mv[i];
+    bx = c->Mv;
+  }
 #pragma omp parallel num_threads(c->nthreads)
   {
     double *coef = c->scratch + c->scratch_per_thread * (size_t)omp_get_thread_num();
@@ -40,6 +49,8 @@ blorc_status cpu_certify(blorc_backend *b, double tol, int start, blorc_error *e
 #pragma omp for schedule(static)
     for (int j = 0; j < B; j++) {
       memcpy(v, c->Rn + (size_t)j * n, (size_t)n * sizeof(double));
+      /* With the identity, Rn's part in null(W0) is x* and is dropped here; with an operator
+       * Rn lies in range(W0^T) already. */
       cpu_project(n, c->rank[j], c->Vs + (size_t)j * n * kn, fast ? NULL : c->sv + (size_t)j * kn,
                   v, c->Wr + (size_t)j * n, coef);
     }
@@ -51,7 +62,7 @@ blorc_status cpu_certify(blorc_backend *b, double tol, int start, blorc_error *e
   cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, B, n, 1.0, c->W, n, c->Xs, n, 0.0, c->Vx,
               k);
   for (size_t i = 0; i < kB; i++) c->Tk[i] = c->S[i] + c->Ac[i];
-  for (size_t i = 0; i < nB; i++) c->Rn[i] = c->Xs[i] - c->Y[i];
+  for (size_t i = 0; i < nB; i++) c->Rn[i] = bx[i] - c->Y[i];
   cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, B, k, 1.0, c->W, n, c->Tk, k, 1.0,
               c->Rn, n);
   for (int j = 0; j < B; j++) {
@@ -59,6 +70,8 @@ blorc_status cpu_certify(blorc_backend *b, double tol, int start, blorc_error *e
     double ys = c->ynorm[j] > 1.0 ? c->ynorm[j] : 1.0;
     blorc_certificate(k, c->S + (size_t)j * k, c->Vx + (size_t)j * k, c->Ac + (size_t)j * k, c->rn,
                       ys, stat, tol, c->cert + (size_t)j * BLORC_CERT_COLUMNS);
+    /* No unique minimiser: the closed form is not this pattern's solution. */
+    if (!c->uniq[j]) c->cert[(size_t)j * BLORC_CERT_COLUMNS + BLORC_CERT_OK] = 0.0;
   }
   return BLORC_OK;
 }

@@ -34,6 +34,51 @@ void cpu_masked_w_times(const cpu_state *c, int fast, int n, int k, int B, const
     if (c->S[i] != 0.0) out[i] = 0.0;
 }
 
+/* One sample of the closed form with an operator (design.md section 7): x* = M q, and the
+ * residuals q - B x* and g - B h, which W0m^+^T maps to a and b (cpu_project keeps only
+ * their part in range(W0^T), which is all of them). Without a unique minimiser x* is ADMM's
+ * and a, b, h are zero. xs holds q on entry. */
+static void closed_form_operator(const blorc_backend *b, int j, int fast, double *coef) {
+  cpu_state *c = cpu_of(b);
+  int n = b->n, kn = b->kn, r = c->rank[j];
+  const double *Vr = c->Vs + (size_t)j * n * kn;
+  const double *sv = fast ? NULL : c->sv + (size_t)j * kn;
+  double *xs = c->Xs + (size_t)j * n, *h = c->H + (size_t)j * n;
+  double *wq = c->Wq + (size_t)j * n, *wg = c->Wg + (size_t)j * n;
+  const double *x = c->X + (size_t)j * n;
+  cpu_op_work w;
+  c->uniq[j] = cpu_op_prepare(c, n, b->m, j, r, Vr, &w);
+  if (!c->uniq[j]) {
+    memcpy(xs, c->Xa + (size_t)j * n, (size_t)n * sizeof(double));
+    memset(wq, 0, (size_t)n * sizeof(double));
+    memset(wg, 0, (size_t)n * sizeof(double));
+    double l = 0;
+    for (int i = 0; i < n; i++) {
+      h[i] = 0;
+      l += (xs[i] - x[i]) * (xs[i] - x[i]);
+    }
+    c->loss[j] = 0.5 * l;
+    return;
+  }
+  double *res = w.v, *bx = w.x;
+  cpu_op_solve(&w, n, xs, bx);
+  cpu_op_normal(c, n, j, bx, res);
+  for (int i = 0; i < n; i++) res[i] = xs[i] - res[i]; /* q - B x* */
+  memcpy(xs, bx, (size_t)n * sizeof(double));
+  cpu_project(n, r, Vr, sv, res, wq, coef);
+  if (!b->has_clean) return;
+  double l = 0;
+  for (int i = 0; i < n; i++) {
+    res[i] = xs[i] - x[i]; /* g */
+    l += res[i] * res[i];
+  }
+  c->loss[j] = 0.5 * l;
+  cpu_op_solve(&w, n, res, h);
+  cpu_op_normal(c, n, j, h, bx);
+  for (int i = 0; i < n; i++) res[i] -= bx[i]; /* g - B h */
+  cpu_project(n, r, Vr, sv, res, wg, coef);
+}
+
 blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
   cpu_state *c = cpu_of(b);
   int n = b->n, k = b->k, kn = b->kn, B = b->B, clean = b->has_clean;
@@ -47,6 +92,11 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
     double *coef = c->scratch + c->scratch_per_thread * (size_t)omp_get_thread_num();
 #pragma omp for schedule(static)
     for (int j = 0; j < B; j++) {
+      if (c->op != BLORC_OP_IDENTITY) {
+        closed_form_operator(b, j, fast, coef);
+        continue;
+      }
+      c->uniq[j] = 1;
       const double *Vr = c->Vs + (size_t)j * n * kn;
       const double *sv = fast ? NULL : c->sv + (size_t)j * kn;
       int r = c->rank[j];

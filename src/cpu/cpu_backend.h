@@ -57,7 +57,31 @@ typedef struct cpu_state {
   double *Wa, *Wwork; /* k x k R^-1; LAPACK workspace */
   size_t wqr_lwork;   /* Wwork's size: the larger of dgeqrf's and dorgqr's needs */
   int nthreads;
+  /* forward operator (forward_op.c); NULL for the identity. Y then holds A^T y (n x cap). */
+  blorc_operator_kind op;
+  double ridge, anorm;  /* ridge; an upper bound on ||A||_2 over sqrt(ridge) I */
+  double *At;           /* n x m: A^T column-major (A row-major as given), MATRIX */
+  double *Bop;          /* n x n: A^T A + ridge I, MATRIX */
+  double *Mall, *Mk;    /* n x N masks, n x cap gathered: MASK */
+  double *Ym;           /* m x cap: the batch's measurements y */
+  double *Ry, *Hy;      /* m x cap: y - A x* and A h (dU/dy) */
+  double *GA;           /* n x m: dU/dA (row-major m x n) */
+  double *WtW;          /* n x n: rho W^T W, MASK */
+  double *Lj, *Kj, *Qj; /* MASK per sample: n x n factor, n x k K, k x k Q (ADMM) */
+  double *Mv;           /* n x cap: B x* */
+  double *opscratch;    /* per thread: the closed form's QR workspace */
+  size_t opscratch_per_thread;
+  int *jpvt;            /* n per thread: dgeqp3's pivots */
+  int *uniq;            /* cap: the sample's C is nonsingular */
 } cpu_state;
+
+/* One sample's solve x = M v, M = N C^{-1} N^T (forward_op.c): N (n x p) and the pivoted QR
+ * of A N in this thread's scratch. */
+typedef struct cpu_op_work {
+  double *N, *tau, *R, *rtau, *t, *u, *v, *x;
+  int *jpvt;
+  int p, ld;
+} cpu_op_work;
 
 static inline cpu_state *cpu_of(const blorc_backend *b) {
   return (cpu_state *)b->impl;
@@ -97,5 +121,31 @@ blorc_status cpu_certify(blorc_backend *b, double tol, int start, blorc_error *e
 blorc_status cpu_polish_step(blorc_backend *b, double tol, int from_admm, long long *moved,
                              blorc_error *err);
 blorc_status cpu_gradient(blorc_backend *b, double *loss, blorc_error *err);
+
+/* forward_op.c */
+blorc_status cpu_set_operator(blorc_backend *b, blorc_operator_kind kind, int m, const double *A,
+                              double ridge, blorc_error *err);
+blorc_status cpu_set_masks(blorc_backend *b, const double *masks, blorc_error *err);
+void cpu_op_free(cpu_state *c);
+/* Gathers the batch's y (and masks) and forms Y = A^T y. */
+void cpu_op_select(blorc_backend *b);
+/* out = B_j x for batch sample j (n-vectors). */
+void cpu_op_normal(const cpu_state *c, int n, int j, const double *x, double *out);
+/* out = A X for the batch (m x B from n x B). */
+void cpu_op_apply_batch(const cpu_state *c, int n, int m, int B, const double *X, double *out);
+/* Stage 1 with an operator: L = A^T A + ridge I + rho W^T W (MATRIX; then cpu_op_cholesky),
+ * or the shared rho W^T W of the per-sample factors (MASK). */
+blorc_status cpu_op_factor(blorc_backend *b, blorc_error *err);
+/* In-place Cholesky of K_rho (n x n, lower) with singular K_rho an EINVAL naming the cause;
+ * who is appended to "factor" in the message. */
+blorc_status cpu_op_cholesky(double *L, int n, const char *who, blorc_error *err);
+/* MASK: every batch sample's factor, K_j, Q_j and C_j = K_rho,j^{-1} A^T y_j. */
+blorc_status cpu_op_factor_batch(blorc_backend *b, blorc_error *err);
+/* N from V_r (rank r) and the QR of A N for batch sample j; returns 1 when C is nonsingular
+ * (a unique minimiser on this pattern). Uses the calling thread's scratch. */
+int cpu_op_prepare(const cpu_state *c, int n, int m, int j, int r, const double *Vr,
+                   cpu_op_work *w);
+/* out = M v after cpu_op_prepare returned 1. */
+void cpu_op_solve(const cpu_op_work *w, int n, const double *v, double *out);
 
 #endif
