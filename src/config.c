@@ -35,7 +35,16 @@ static const key_def KEYS[] = {
     K("data", "stripe_phase", T_STR, stripe_phase, "fixed|random",
       "stripes: the paper's two images (fixed) or stripe phases drawn from the seed (random)"),
     K("data", "clean", T_STR, clean, NULL, "clean signals .npy (kind = files)"),
-    K("data", "noisy", T_STR, noisy, NULL, "noisy signals .npy (kind = files)"),
+    K("data", "noisy", T_STR, noisy, NULL,
+      "noisy signals .npy (kind = files; with an operator, the measurements y)"),
+    K("data", "masks", T_STR, masks, NULL,
+      "inpainting masks .npy, 1 observed and 0 missing (kind = files, operator inpaint)"),
+    K("operator", "kind", T_STR, op_kind, NULL,
+      "forward operator: identity, inpaint:FRACTION, cs:M, blur:SIGMA, blur2d:SIGMA or an m x n "
+      ".npy"),
+    K("operator", "ridge", T_DOUBLE, op_ridge, NULL,
+      "ridge/2 ||x||^2 added to the lower level (makes it unique; 0: none)"),
+    K("operator", "seed", T_I64, op_seed, NULL, "seed of the sensing matrix and of the masks"),
     K("model", "init", T_STR, init, NULL, "identity, tv, dct, tv2d or a .npy file"),
     K("model", "init_scale", T_DOUBLE, init_scale, NULL, "scale of the initial W"),
     K("train", "epochs", T_INT, epochs, NULL, "epochs"),
@@ -72,6 +81,9 @@ void blorc_config_defaults(blorc_config *c) {
   c->sigma = 0.1;
   c->data_seed = 0;
   strcpy(c->stripe_phase, "fixed");
+  strcpy(c->op_kind, "identity");
+  c->op_ridge = 0;
+  c->op_seed = 0;
   strcpy(c->init, "identity");
   c->init_scale = 0.05;
   c->epochs = 40;
@@ -232,6 +244,7 @@ blorc_status blorc_config_check(const blorc_config *c, blorc_error *err) {
   NEED(c->svd_tol > 0 && c->svd_tol < 1, "admm.svd_tol", "%g", c->svd_tol, "0 < svd_tol < 1");
   NEED(c->cert_tol > 0 && c->cert_tol < 1, "admm.cert_tol", "%g", c->cert_tol, "0 < cert_tol < 1");
   NEED(c->polish_rounds >= 0, "admm.polish_rounds", "%d", c->polish_rounds, "a value >= 0");
+  NEED(c->op_ridge >= 0, "operator.ridge", "%g", c->op_ridge, "ridge >= 0");
   if (strcmp(c->data_kind, "files") == 0 && (!c->clean[0] || !c->noisy[0]))
     return blorc_fail(err, BLORC_EINVAL,
                       "config data.kind = files needs data.clean and data.noisy");

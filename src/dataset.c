@@ -5,6 +5,7 @@
 
 #include "blorc/data.h"
 #include "blorc/npy.h"
+#include "blorc/operator.h"
 #include "blorc/train.h"
 #include "blorc/transforms.h"
 
@@ -13,8 +14,8 @@ static blorc_status check_matrix(const char *what, const blorc_array *a, int n, 
     return blorc_fail(err, BLORC_EFORMAT, "%s: 1-D array of %zu values, expected shape (N, %d)",
                       what, a->rows, n);
   if (n > 0 && (int)a->cols != n)
-    return blorc_fail(err, BLORC_EFORMAT, "%s: shape (%zu, %zu), expected (N, %d) with n = %d",
-                      what, a->rows, a->cols, n, n);
+    return blorc_fail(err, BLORC_EFORMAT, "%s: shape (%zu, %zu), expected (N, %d)", what, a->rows,
+                      a->cols, n);
   for (size_t i = 0; i < a->rows * a->cols; i++)
     if (!isfinite(a->data[i]))
       return blorc_fail(err, BLORC_EFORMAT, "%s: non-finite value at row %zu column %zu", what,
@@ -22,13 +23,14 @@ static blorc_status check_matrix(const char *what, const blorc_array *a, int n, 
   return BLORC_OK;
 }
 
-static blorc_status load_files(const blorc_config *c, size_t need, double **X, double **Y,
+/* m: the measurements' length (n without an operator). */
+static blorc_status load_files(const blorc_config *c, int m, size_t need, double **X, double **Y,
                                blorc_error *err) {
   blorc_array ax = {0}, ay = {0};
   blorc_status st = blorc_npy_load(c->clean, &ax, err);
   if (!st) st = check_matrix(c->clean, &ax, c->n, err);
   if (!st) st = blorc_npy_load(c->noisy, &ay, err);
-  if (!st) st = check_matrix(c->noisy, &ay, c->n, err);
+  if (!st) st = check_matrix(c->noisy, &ay, m, err);
   if (!st && ax.rows != ay.rows)
     st = blorc_fail(err, BLORC_EFORMAT, "%s has %zu signals but %s has %zu: expected the same",
                     c->clean, ax.rows, c->noisy, ay.rows);
@@ -50,7 +52,7 @@ blorc_status blorc_dataset(const blorc_config *c, double **clean, double **noisy
   *clean = *noisy = NULL;
   size_t need = (size_t)c->train + (size_t)c->val;
   *N = need;
-  if (strcmp(c->data_kind, "files") == 0) return load_files(c, need, clean, noisy, err);
+  if (strcmp(c->data_kind, "files") == 0) return load_files(c, c->n, need, clean, noisy, err);
   blorc_rng rng;
   blorc_rng_seed(&rng, (uint64_t)c->data_seed);
   size_t n = (size_t)c->n, total = need;
@@ -85,6 +87,55 @@ blorc_status blorc_dataset(const blorc_config *c, double **clean, double **noisy
     return st;
   }
   *clean = X, *noisy = Y;
+  return BLORC_OK;
+}
+
+blorc_status blorc_dataset_op(const blorc_config *c, const blorc_operator *op, double **clean,
+                              double **meas, double **masks, size_t *N, blorc_error *err) {
+  *masks = NULL;
+  if (op->kind == BLORC_OP_IDENTITY) return blorc_dataset(c, clean, meas, N, err);
+  size_t need = (size_t)c->train + (size_t)c->val, n = (size_t)c->n;
+  *N = need;
+  *clean = *meas = NULL;
+  blorc_status st;
+  double *mk = NULL;
+  if (op->kind == BLORC_OP_MASK && !(mk = malloc(need * n * sizeof(double))))
+    return blorc_fail(err, BLORC_ENOMEM, "out of memory for %zu masks", need);
+  if (strcmp(c->data_kind, "files") == 0) {
+    st = load_files(c, op->m, need, clean, meas, err);
+    if (!st && op->kind == BLORC_OP_MASK) {
+      blorc_array am = {0};
+      if (!c->masks[0])
+        st = blorc_fail(err, BLORC_EINVAL,
+                        "config data.masks: the inpainting operator with data.kind = files needs "
+                        "the masks .npy (N x %d, 1 observed, 0 missing)",
+                        c->n);
+      if (!st) st = blorc_npy_load(c->masks, &am, err);
+      if (!st) st = check_matrix(c->masks, &am, c->n, err);
+      if (!st && am.rows < need)
+        st = blorc_fail(err, BLORC_EINVAL, "%s: %zu masks, but %zu signals are used", c->masks,
+                        am.rows, need);
+      if (!st) st = blorc_operator_check_masks(am.data, need, c->n, c->masks, err);
+      if (!st) memcpy(mk, am.data, need * n * sizeof(double));
+      blorc_array_free(&am);
+    }
+  } else {
+    double *noisy = NULL;
+    st = blorc_dataset(c, clean, &noisy, N, err);
+    free(noisy);
+    if (!st && !(*meas = malloc(need * (size_t)op->m * sizeof(double))))
+      st = blorc_fail(err, BLORC_ENOMEM, "out of memory for %zu measurements", need);
+    /* The denoising noise is not reused: y has another length for a matrix. */
+    if (!st)
+      blorc_operator_simulate(op, need, *clean, c->sigma, (uint64_t)c->data_seed,
+                              (uint64_t)c->op_seed, *meas, mk);
+  }
+  if (st) {
+    free(*clean), free(*meas), free(mk);
+    *clean = *meas = NULL;
+    return st;
+  }
+  *masks = mk;
   return BLORC_OK;
 }
 

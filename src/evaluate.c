@@ -99,12 +99,14 @@ blorc_psnr_stats blorc_psnr_paired(const double *X, const double *A, const doubl
 }
 
 /* A backend holding the data set, for repeated denoising with different W. */
-static blorc_status open_eval(blorc_device device, int k, int n, const double *Y, size_t N,
-                              blorc_backend **b, size_t **idx, double **out, blorc_error *err) {
+static blorc_status open_eval(blorc_device device, const blorc_operator *op, const double *masks,
+                              int k, int n, const double *Y, size_t N, blorc_backend **b,
+                              size_t **idx, double **out, blorc_error *err) {
   int cap = N < 256 ? (int)N : 256;
   blorc_status st = blorc_backend_create(device, n, k, cap, b, err);
   if (st) return st;
-  if ((st = blorc_set_data(*b, N, NULL, Y, err))) return st;
+  if (op && (st = blorc_operator_load(*b, op, N, NULL, Y, masks, err))) return st;
+  if (!op && (st = blorc_set_data(*b, N, NULL, Y, err))) return st;
   *idx = malloc(N * sizeof(size_t));
   *out = malloc(N * (size_t)n * sizeof(double));
   if (!*idx || !*out)
@@ -123,13 +125,14 @@ static blorc_status psnr_with(blorc_backend *b, const double *W, size_t kn, cons
   return st;
 }
 
-blorc_status blorc_eval_psnr(blorc_device device, const double *W, int k, int n, const double *X,
-                             const double *Y, size_t N, const blorc_denoise_opts *o,
-                             blorc_psnr_stats *r, double *denoised, blorc_error *err) {
+blorc_status blorc_eval_psnr(blorc_device device, const blorc_operator *op, const double *masks,
+                             const double *W, int k, int n, const double *X, const double *Y,
+                             size_t N, const blorc_denoise_opts *o, blorc_psnr_stats *r,
+                             double *denoised, blorc_error *err) {
   blorc_backend *b = NULL;
   size_t *idx = NULL;
   double *out = NULL;
-  blorc_status st = open_eval(device, k, n, Y, N, &b, &idx, &out, err);
+  blorc_status st = open_eval(device, op, masks, k, n, Y, N, &b, &idx, &out, err);
   if (!st) st = psnr_with(b, W, (size_t)k * n, idx, X, out, N, n, o, r, err);
   if (!st && denoised) memcpy(denoised, out, N * (size_t)n * sizeof *out);
   blorc_backend_destroy(b);
@@ -149,17 +152,17 @@ static blorc_status at_scale(blorc_backend *b, const double *T, double *W, size_
   return st;
 }
 
-blorc_status blorc_tune_beta(blorc_device device, const double *T, int k, int n, const double *X,
-                             const double *Y, size_t N, const blorc_denoise_opts *o,
-                             blorc_tune_criterion crit, double *beta, double *psnr,
-                             blorc_error *err) {
+blorc_status blorc_tune_beta(blorc_device device, const blorc_operator *op, const double *masks,
+                             const double *T, int k, int n, const double *X, const double *Y,
+                             size_t N, const blorc_denoise_opts *o, blorc_tune_criterion crit,
+                             double *beta, double *psnr, blorc_error *err) {
   if (crit != BLORC_TUNE_MEAN_PSNR && crit != BLORC_TUNE_MSE)
     return blorc_fail(err, BLORC_EINVAL, "tune: criterion %d, expected 0 (mean PSNR) or 1 (MSE)",
                       (int)crit);
   blorc_backend *b = NULL;
   size_t *idx = NULL, kn = (size_t)k * n;
   double *out = NULL, *W = malloc(kn * sizeof(double));
-  blorc_status st = W ? open_eval(device, k, n, Y, N, &b, &idx, &out, err)
+  blorc_status st = W ? open_eval(device, op, masks, k, n, Y, N, &b, &idx, &out, err)
                       : blorc_fail(err, BLORC_ENOMEM, "tune: out of memory");
   /* Golden section on t = log10(beta): PSNR is unimodal in the scale in practice. */
   const double phi = 0.5 * (sqrt(5.0) - 1.0);

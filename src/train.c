@@ -27,7 +27,7 @@ enum { GAMMA_SLACK = 100 };
 static const char LOG_HEADER[] =
     "epoch,loss,val_psnr,val_psnr_mse,seconds,samples_per_s,mean_admm_iters,share_at_cap,"
     "sign_changes,rho,share_mismatch,share_certified,min_dual_margin,min_sign_margin,"
-    "polish_rounds\n";
+    "polish_rounds,share_not_unique\n";
 
 static double now_s(void) {
   struct timespec t;
@@ -41,7 +41,9 @@ typedef struct run {
   const char *dir;
   int n, k;
   size_t N, Ntr, Nval;
-  double *X, *Y, *W, *Wn, *G, *xval, *sbuf, *xa, *xs;
+  double *X, *Y, *W, *Wn, *G, *xval, *sbuf, *xa, *xs, *uniq;
+  double *masks; /* inpainting: N x n */
+  blorc_operator op;
   size_t *perm, *vidx;
   blorc_backend *b;
   blorc_optimizer opt;
@@ -52,7 +54,8 @@ typedef struct run {
 
 static void run_free(run *r) {
   free(r->X), free(r->Y), free(r->W), free(r->Wn), free(r->G), free(r->xval), free(r->sbuf);
-  free(r->xa), free(r->xs);
+  free(r->xa), free(r->xs), free(r->uniq), free(r->masks);
+  blorc_operator_free(&r->op);
   free(r->perm), free(r->vidx), free(r->log);
   free(r->ck.Z), free(r->ck.L), free(r->ck.signs), free(r->ck.W_best);
   blorc_optimizer_free(&r->opt);
@@ -196,6 +199,7 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   po.tol = c->cert_tol, po.max_rounds = c->polish_rounds;
   double loss_sum = 0;
   long long iters = 0, at_cap = 0, changes = 0, mismatch = 0, certified = 0, rounds = 0;
+  long long not_unique = 0;
   lg->min_dual_margin = lg->min_sign_margin = 1.0;
   /* Rows below gamma count as zero: x* solves a nearby problem by design. */
   double nearby = GAMMA_SLACK * c->gamma;
@@ -214,7 +218,8 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
         (st = blorc_read(r->b, BLORC_BUF_SIGN, r->sbuf, (size_t)B * r->k, err)) ||
         (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err)) ||
         (st = blorc_read(r->b, BLORC_BUF_X_ADMM, r->xa, (size_t)B * r->n, err)) ||
-        (st = blorc_read(r->b, BLORC_BUF_XSTAR, r->xs, (size_t)B * r->n, err))) {
+        (st = blorc_read(r->b, BLORC_BUF_XSTAR, r->xs, (size_t)B * r->n, err)) ||
+        (st = blorc_read(r->b, BLORC_BUF_UNIQUE, r->uniq, (size_t)B, err))) {
       if (st == BLORC_ENUMERIC) { /* numerical trouble in a stage: W has diverged */
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -236,6 +241,7 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
     for (int j = 0; j < B; j++)
       mismatch += !blorc_closed_form_agrees(r->xa + (size_t)j * r->n, r->xs + (size_t)j * r->n,
                                             (size_t)r->n, c->tol, nearby);
+    for (int j = 0; j < B; j++) not_unique += r->uniq[j] == 0.0;
     if (auto_rho) blorc_rho_tuner_record(&r->ck.tuner, as.iters_total, B);
     loss_sum += loss * ps.certified;
     certified += ps.certified;
@@ -267,6 +273,7 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   lg->sign_changes = first ? -1 : changes;
   lg->rho = r->ck.tuner.rho;
   lg->share_mismatch = (double)mismatch / (double)r->Ntr;
+  lg->share_not_unique = (double)not_unique / (double)r->Ntr;
   return BLORC_OK;
 }
 
@@ -306,7 +313,10 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   r.n = cfg->n;
   double t_start = now_s();
   if ((st = prepare_dir(out_dir, resume, force, err))) return st;
-  if ((st = blorc_dataset(cfg, &r.X, &r.Y, &r.N, err))) goto done;
+  if ((st = blorc_operator_parse(cfg->op_kind, cfg->n, (uint64_t)cfg->op_seed, cfg->op_ridge,
+                                 "config operator.kind", &r.op, err)) ||
+      (st = blorc_dataset_op(cfg, &r.op, &r.X, &r.Y, &r.masks, &r.N, err)))
+    goto done;
   r.Ntr = (size_t)cfg->train, r.Nval = (size_t)cfg->val;
   if ((st = blorc_initial_w(cfg, &r.W, &r.k, err))) goto done;
   size_t kn = (size_t)r.k * r.n;
@@ -316,14 +326,15 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   r.sbuf = malloc((size_t)cfg->batch * r.k * sizeof(double));
   r.xa = malloc((size_t)cfg->batch * r.n * sizeof(double));
   r.xs = malloc((size_t)cfg->batch * r.n * sizeof(double));
+  r.uniq = malloc((size_t)cfg->batch * sizeof(double));
   r.perm = malloc(r.Ntr * sizeof(size_t));
   r.vidx = malloc(r.Nval * sizeof(size_t));
   r.ck.Z = malloc(r.N * r.k * sizeof(double));
   r.ck.L = malloc(r.N * r.k * sizeof(double));
   r.ck.signs = malloc(r.Ntr * r.k * sizeof(double));
   r.ck.W_best = malloc(kn * sizeof(double));
-  if (!r.Wn || !r.G || !r.xval || !r.sbuf || !r.xa || !r.xs || !r.perm || !r.vidx || !r.ck.Z ||
-      !r.ck.L || !r.ck.signs || !r.ck.W_best ||
+  if (!r.Wn || !r.G || !r.xval || !r.sbuf || !r.xa || !r.xs || !r.uniq || !r.perm || !r.vidx ||
+      !r.ck.Z || !r.ck.L || !r.ck.signs || !r.ck.W_best ||
       blorc_optimizer_init(&r.opt, strcmp(cfg->optimizer, "adam") == 0, cfg->lr, kn)) {
     st = blorc_fail(err, BLORC_ENOMEM, "out of memory for a run of %zu signals, k=%d n=%d", r.N,
                     r.k, r.n);
@@ -335,7 +346,7 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   blorc_rng_seed(&r.ck.rng, (uint64_t)cfg->seed);
   blorc_rho_tuner_init(&r.ck.tuner, cfg->rho);
   if ((st = open_backend(&r, h, err))) goto done;
-  if ((st = blorc_set_data(r.b, r.N, r.X, r.Y, err))) goto done;
+  if ((st = blorc_operator_load(r.b, &r.op, r.N, r.X, r.Y, r.masks, err))) goto done;
   int first_epoch = 1;
   if (resume) {
     /* Killed before its first checkpoint: nothing to restore, so the run starts over. */
@@ -382,20 +393,25 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   }
   if ((st = write_config(&r, err))) goto done;
   if ((st = blorc_write(r.b, BLORC_BUF_W, r.W, kn, err))) goto done;
-  double noisy = 0;
-  for (size_t j = 0; j < r.Nval; j++)
+  double noisy = 0; /* measurements of another length or with holes: no such baseline */
+  for (size_t j = 0; j < r.Nval && r.op.kind == BLORC_OP_IDENTITY; j++)
     noisy += blorc_psnr(r.Y + r.vidx[j] * r.n, r.X + r.vidx[j] * r.n, r.n);
-  result->noisy_psnr = noisy / (double)r.Nval;
+  result->noisy_psnr = r.op.kind == BLORC_OP_IDENTITY ? noisy / (double)r.Nval : NAN;
   if ((st = validate(&r, &result->initial_val_psnr, &result->initial_val_psnr_mse, err))) goto done;
   result->final_val_psnr = result->initial_val_psnr;
   if (!resume) keep_if_best(&r, 0, result->initial_val_psnr_mse, 1);
   if (h && h->on_start) {
-    char line[512];
+    char line[1400], opline[700] = "", noisy_txt[48] = "";
+    if (r.op.kind != BLORC_OP_IDENTITY)
+      snprintf(opline, sizeof opline, "; operator: %s, m=%d%s", r.op.desc, r.op.m,
+               r.op.ridge > 0 ? " (with ridge)" : "");
+    else
+      snprintf(noisy_txt, sizeof noisy_txt, "noisy %.2f dB, ", result->noisy_psnr);
     snprintf(line, sizeof line,
-             "%s %s: %zu training and %zu validation signals, n=%d k=%d, backend %s; "
-             "validation PSNR noisy %.2f dB, %s W %.2f dB",
+             "%s %s: %zu training and %zu validation signals, n=%d k=%d, backend %s%s; "
+             "validation PSNR %s%s W %.2f dB",
              resume ? "resuming" : "training", out_dir, r.Ntr, r.Nval, r.n, r.k,
-             blorc_backend_name(r.b), result->noisy_psnr, resume ? "checkpoint" : "initial",
+             blorc_backend_name(r.b), opline, noisy_txt, resume ? "checkpoint" : "initial",
              result->initial_val_psnr);
     h->on_start(line, h->user);
   }
@@ -407,12 +423,13 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     result->epochs_run++;
     result->final_val_psnr = lg.val_psnr;
     keep_if_best(&r, e, lg.val_psnr_mse, 0);
-    char row[384];
+    char row[400];
     snprintf(row, sizeof row,
-             "%d,%.10g,%.6f,%.6f,%.4f,%.2f,%.2f,%.4f,%lld,%.6g,%.4f,%.4f,%.4g,%.4g,%.2f\n",
+             "%d,%.10g,%.6f,%.6f,%.4f,%.2f,%.2f,%.4f,%lld,%.6g,%.4f,%.4f,%.4g,%.4g,%.2f,%.4f\n",
              lg.epoch, lg.loss, lg.val_psnr, lg.val_psnr_mse, lg.seconds, lg.samples_per_s,
              lg.mean_iters, lg.share_at_cap, lg.sign_changes, lg.rho, lg.share_mismatch,
-             lg.share_certified, lg.min_dual_margin, lg.min_sign_margin, lg.polish_rounds);
+             lg.share_certified, lg.min_dual_margin, lg.min_sign_margin, lg.polish_rounds,
+             lg.share_not_unique);
     if ((st = log_append(&r, row, err)) || (st = write_file(&r, "log.csv", r.log, err))) goto done;
     if (e % cfg->checkpoint_every == 0 || e == cfg->epochs)
       if ((st = save_checkpoint(&r, e, err))) goto done;

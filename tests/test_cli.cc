@@ -36,7 +36,8 @@ TEST_F(Cli, VersionAndHelp) {
   EXPECT_NE(r.out.find("blorc-gpu 0.1.0"), std::string::npos);
   EXPECT_NE(r.out.find("BLAS"), std::string::npos);
   EXPECT_NE(r.out.find("CUDA"), std::string::npos);
-  for (const char *c : {"train", "denoise", "grad", "eval", "data", "filters", "bench"}) {
+  for (const char *c :
+       {"train", "reconstruct", "denoise", "grad", "eval", "data", "filters", "bench"}) {
     r = run(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find(std::string("usage: blorc-gpu ") + c), std::string::npos) << c;
@@ -200,7 +201,7 @@ TEST_F(Cli, TrainWritesTheRunDirectory) {
   EXPECT_EQ(
       log.rfind("epoch,loss,val_psnr,val_psnr_mse,seconds,samples_per_s,mean_admm_iters,share_"
                 "at_cap,sign_changes,rho,share_mismatch,share_certified,min_dual_margin,min_sign_"
-                "margin,polish_rounds\n",
+                "margin,polish_rounds,share_not_unique\n",
                 0),
       0u);
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 3);

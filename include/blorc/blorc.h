@@ -13,6 +13,7 @@
 #include "blorc/evaluate.h"
 #include "blorc/image.h"
 #include "blorc/npy.h"
+#include "blorc/operator.h"
 #include "blorc/rng.h"
 #include "blorc/train.h"
 #include "blorc/transforms.h"

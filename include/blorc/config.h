@@ -1,5 +1,5 @@
-/* Run configuration: INI files (parsed by inih) with sections [data], [model], [train] and
- * [admm]; command-line flags override single keys through blorc_config_set. Unknown
+/* Run configuration: INI files (parsed by inih) with sections [data], [operator], [model],
+ * [train] and [admm]; command-line flags override single keys through blorc_config_set. Unknown
  * sections or keys and malformed values are errors naming the file, line, key and what was
  * expected. */
 #ifndef BLORC_CONFIG_H
@@ -22,7 +22,12 @@ typedef struct blorc_config {
   double sigma;       /* noise level of generated data */
   long long data_seed;
   char stripe_phase[8];        /* stripes: fixed (the paper's images) or random (from the seed) */
-  char clean[512], noisy[512]; /* .npy files for kind = files */
+  char clean[512], noisy[512]; /* .npy files for kind = files (noisy: the measurements y) */
+  char masks[512];             /* kind = files with an inpainting operator: the masks .npy */
+  /* [operator] (issue 16) */
+  char op_kind[512]; /* identity, inpaint:F, cs:M, blur:S, blur2d:S or an m x n .npy */
+  double op_ridge;   /* ridge/2 ||x||^2 in the lower level (0: none) */
+  long long op_seed; /* the sensing matrix's and the masks' seed */
   /* [model] */
   char init[512];    /* identity, tv, dct, tv2d, or a W.npy path */
   double init_scale; /* factor on the initial transform */

@@ -7,6 +7,7 @@
 
 #include "blorc/backend.h"
 #include "blorc/denoise.h"
+#include "blorc/operator.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,12 +29,15 @@ typedef struct blorc_psnr_stats {
                            covariance of the two estimates' errors) */
 } blorc_psnr_stats;
 
-/* Denoises the N signals Y (N x n) with W (k x n) and compares with X: mean PSNR and
- * standard error. Creates its own CPU or CUDA backend on `device`. When denoised is not NULL
- * (N x n, the caller's) it receives the denoised signals. */
-blorc_status blorc_eval_psnr(blorc_device device, const double *W, int k, int n, const double *X,
-                             const double *Y, size_t N, const blorc_denoise_opts *o,
-                             blorc_psnr_stats *out, double *denoised, blorc_error *err);
+/* Reconstructs the N signals from their measurements Y (N x m) with W (k x n) and compares
+ * with X (N x n): mean PSNR and standard error. op: the forward operator (NULL: denoising, Y
+ * is N x n), masks its N x n masks for inpainting (else NULL). Creates its own CPU or CUDA
+ * backend on `device`. When denoised is not NULL (N x n, the caller's) it receives the
+ * reconstructed signals. */
+blorc_status blorc_eval_psnr(blorc_device device, const blorc_operator *op, const double *masks,
+                             const double *W, int k, int n, const double *X, const double *Y,
+                             size_t N, const blorc_denoise_opts *o, blorc_psnr_stats *out,
+                             double *denoised, blorc_error *err);
 
 /* PSNR statistics of Y itself against X (the noisy input). */
 blorc_psnr_stats blorc_psnr_of(const double *X, const double *Y, size_t N, int n);
@@ -53,11 +57,12 @@ typedef enum blorc_tune_criterion {
 } blorc_tune_criterion;
 
 /* Scales the transform T (k x n) by beta chosen by golden-section search on log10(beta) in
- * [-4, 2] (40 steps) to maximise the criterion on (X, Y); returns beta and that value (dB). */
-blorc_status blorc_tune_beta(blorc_device device, const double *T, int k, int n, const double *X,
-                             const double *Y, size_t N, const blorc_denoise_opts *o,
-                             blorc_tune_criterion criterion, double *beta, double *psnr,
-                             blorc_error *err);
+ * [-4, 2] (40 steps) to maximise the criterion on (X, Y) under the operator op (NULL:
+ * denoising; masks as for blorc_eval_psnr); returns beta and that value (dB). */
+blorc_status blorc_tune_beta(blorc_device device, const blorc_operator *op, const double *masks,
+                             const double *T, int k, int n, const double *X, const double *Y,
+                             size_t N, const blorc_denoise_opts *o, blorc_tune_criterion criterion,
+                             double *beta, double *psnr, blorc_error *err);
 
 #ifdef __cplusplus
 }

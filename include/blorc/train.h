@@ -7,6 +7,7 @@
 
 #include "blorc/config.h"
 #include "blorc/error.h"
+#include "blorc/operator.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,25 +16,28 @@ extern "C" {
 /* One row of log.csv. */
 typedef struct blorc_epoch_log {
   int epoch, epochs;
-  double loss;            /* mean minibatch loss over the epoch */
-  double val_psnr;        /* mean PSNR (peak 1) of the denoised validation signals */
-  double val_psnr_mse;    /* PSNR of their mean squared error (W_best is chosen by it) */
-  double seconds;         /* wall time of the epoch, validation included */
-  double samples_per_s;   /* training samples per second */
-  double mean_iters;      /* mean ADMM iterations per training sample */
-  double share_at_cap;    /* share of training samples that hit the ADMM cap */
-  long long sign_changes; /* sign-pattern entries that changed since the previous epoch,
-                             -1 in the first epoch of a run (nothing to compare with) */
-  double rho;             /* ADMM penalty at the end of the epoch */
-  double share_mismatch;  /* share of training samples whose closed-form x* disagreed with
-                             ADMM's x (blorc_closed_form_agrees): their gradient is that of
-                             another problem; large values precede a collapse */
-  double share_certified; /* share of training samples whose closed form the certificate
-                             accepted after the polish (the others are left out of the
-                             gradient and of the loss) */
-  double min_dual_margin; /* smallest 1 - max|a_i| over certified samples */
-  double min_sign_margin; /* smallest s_i W_i x* / (||W_i|| max(||y||, 1)) over them */
-  double polish_rounds;   /* mean active-set rounds per minibatch */
+  double loss;             /* mean minibatch loss over the epoch */
+  double val_psnr;         /* mean PSNR (peak 1) of the denoised validation signals */
+  double val_psnr_mse;     /* PSNR of their mean squared error (W_best is chosen by it) */
+  double seconds;          /* wall time of the epoch, validation included */
+  double samples_per_s;    /* training samples per second */
+  double mean_iters;       /* mean ADMM iterations per training sample */
+  double share_at_cap;     /* share of training samples that hit the ADMM cap */
+  long long sign_changes;  /* sign-pattern entries that changed since the previous epoch,
+                              -1 in the first epoch of a run (nothing to compare with) */
+  double rho;              /* ADMM penalty at the end of the epoch */
+  double share_mismatch;   /* share of training samples whose closed-form x* disagreed with
+                              ADMM's x (blorc_closed_form_agrees): their gradient is that of
+                              another problem; large values precede a collapse */
+  double share_certified;  /* share of training samples whose closed form the certificate
+                              accepted after the polish (the others are left out of the
+                              gradient and of the loss) */
+  double min_dual_margin;  /* smallest 1 - max|a_i| over certified samples */
+  double min_sign_margin;  /* smallest s_i W_i x* / (||W_i|| max(||y||, 1)) over them */
+  double polish_rounds;    /* mean active-set rounds per minibatch */
+  double share_not_unique; /* share of training samples whose lower level had no unique
+                              minimiser on their pattern (operator: C singular); left out of
+                              the gradient */
 } blorc_epoch_log;
 
 /* What the caller is told while a run goes (the library itself never prints). */
@@ -71,6 +75,14 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
  * shape, dtype, finiteness and agreement with data.n. */
 blorc_status blorc_dataset(const blorc_config *cfg, double **clean, double **noisy, size_t *N,
                            blorc_error *err);
+
+/* The data set under the operator op (built from cfg's [operator] by blorc_operator_parse):
+ * clean N x n, measurements N x m and, for inpainting, masks N x n (NULL otherwise; all
+ * malloc'ed, caller frees). Generated data: masks drawn from operator.seed, y = A x + noise
+ * of data.sigma. Files: data.noisy holds y (N x m), data.masks the masks. The identity gives
+ * exactly blorc_dataset's data. */
+blorc_status blorc_dataset_op(const blorc_config *cfg, const blorc_operator *op, double **clean,
+                              double **meas, double **masks, size_t *N, blorc_error *err);
 
 /* Builds the initial W (k x n, malloc'ed, caller frees) from model.init and init_scale. */
 blorc_status blorc_initial_w(const blorc_config *cfg, double **W, int *k, blorc_error *err);

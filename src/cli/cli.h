@@ -46,10 +46,36 @@ enum { CLI_OPT_SVD_TOL = 1000 };
 int cli_solver_flag(const char *cmd, int opt, const char *arg, blorc_denoise_opts *o,
                     const char **device);
 
-/* Loads clean and noisy signal pairs with n columns and the same number of rows. */
+/* Loads clean signals (n columns) and their measurements (m columns; m = n for denoising)
+ * with the same number of rows. */
 blorc_status cli_load_pairs(const char *cflag, const char *cpath, const char *nflag,
-                            const char *npath, int n, blorc_array *X, blorc_array *Y,
+                            const char *npath, int n, int m, blorc_array *X, blorc_array *Y,
                             blorc_error *err);
+
+/* The forward-operator flags of reconstruct, grad, eval and bench (issue 16): --operator
+ * SPEC (blorc_operator_parse), --masks M.npy (inpainting: one mask row per signal), --ridge R,
+ * --operator-seed S. */
+enum { CLI_OPT_OPERATOR = 1001, CLI_OPT_MASKS, CLI_OPT_RIDGE, CLI_OPT_OP_SEED };
+#define CLI_OPERATOR_OPTIONS                                                    \
+  {"operator", 1, 0, CLI_OPT_OPERATOR}, {"masks", 1, 0, CLI_OPT_MASKS},         \
+      {"ridge", 1, 0, CLI_OPT_RIDGE}, {                                         \
+    "operator-seed", 1, 0, CLI_OPT_OP_SEED                                      \
+  }
+typedef struct cli_operator {
+  const char *spec, *masks;
+  double ridge;
+  long long seed;
+} cli_operator;
+#define CLI_OPERATOR_INIT {"identity", NULL, 0.0, 0}
+/* 1 when opt is an operator flag (applied to o), 0 when not, -1 after printing a bad value. */
+int cli_operator_flag(const char *cmd, int opt, const char *arg, cli_operator *o);
+/* The measurements' length m under o for signals of length n (a file operator is read for
+ * it); BLORC_EINVAL and friends for a bad spec. */
+blorc_status cli_operator_rows(const cli_operator *o, int n, int *m, blorc_error *err);
+/* Builds the operator for signals of length n and, for inpainting, loads the masks file
+ * (N rows of n entries, 0 or 1; masks->data stays NULL for other operators). */
+blorc_status cli_operator_open(const cli_operator *o, int n, size_t N, blorc_operator *op,
+                               blorc_array *masks, blorc_error *err);
 
 /* Resolves --config: an existing file as given; else, for a bare NAME (no '/'), NAME or
  * NAME.ini among the installed configs (beside the binary, share/blorc-gpu/configs) and then

@@ -20,6 +20,7 @@ static const char HELP[] =
     "                       [--variant auto|gemm|persistent] [--lr 1e-4] [--seed 0] [--csv]\n"
     "                       [--svd auto|full|fast] [--transform W.npy --clean X.npy --noisy "
     "Y.npy]\n"
+    "                       [--operator SPEC [--masks M.npy] [--ridge R] [--operator-seed S]]\n"
     "Times minibatches stage by stage (factor, admm, signs, svd, closed_form, gradient,\n"
     "update, total): median, min and max ms over --repeat runs after one warm-up.\n"
     "--fixed runs exactly --iters ADMM iterations per sample (like-for-like timing); without\n"
@@ -28,7 +29,10 @@ static const char HELP[] =
     "--clean and --noisy the minibatch is the files' first --batch pairs and W is the file's\n"
     "(for side-by-side runs with other tools on identical data). --svd picks the CPU's stage 4:\n"
     "auto (cheaper by a flop estimate), full (one SVD per sample) or fast (through W^+ where\n"
-    "W allows; see blorc_set_svd_method).\n";
+    "W allows; see blorc_set_svd_method).\n"
+    "--operator inpaint:F|cs:M|blur:S|blur2d:S|A.npy times the inverse problem (generated\n"
+    "data: masks and measurements drawn from --seed; with files, --noisy holds y and --masks\n"
+    "the masks). --ridge and --operator-seed as in blorc-gpu reconstruct.\n";
 
 enum { S_FACTOR, S_ADMM, S_SIGNS, S_SVD, S_CLOSED, S_GRAD, S_UPDATE, S_TOTAL, NSTAGES };
 static const char *STAGE[NSTAGES] = {"factor",      "admm",     "signs",  "svd",
@@ -40,6 +44,8 @@ typedef struct {
   blorc_admm_opts admm;
   blorc_svd_method svd;
   const double *W0, *X, *Y;
+  const blorc_operator *op; /* forward operator (identity: denoising) */
+  const double *masks;      /* inpainting: B x n */
 } setup;
 
 typedef struct {
@@ -95,7 +101,7 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
   if (!st) memcpy(W, s->W0, kn * sizeof(double));
   if (!st) st = blorc_set_svd_method(b, s->svd, e);
   if (!st) st = blorc_write(b, BLORC_BUF_W, W, kn, e);
-  if (!st) st = blorc_set_data(b, s->B, s->X, s->Y, e);
+  if (!st) st = blorc_operator_load(b, s->op, s->B, s->X, s->Y, s->masks, e);
   blorc_admm_stats as = {0};
   for (int r = -1; !st && r < s->repeat; r++) { /* r = -1: warm-up */
     st = blorc_select(b, idx, s->B, e);
@@ -128,24 +134,40 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
 int cmd_bench(int argc, char **argv) {
   const char *C = "bench", *init = "tv", *device = "cpu", *variant = "auto", *svd = "auto";
   const char *wpath = NULL, *cpath = NULL, *npath = NULL;
-  setup s = {64,   0,    100, 5, 10, 1e-3, 1e-4, blorc_admm_defaults(), BLORC_SVD_AUTO,
-             NULL, NULL, NULL};
+  setup s = {64,   0,    100,  5,    10,  1e-3, 1e-4, blorc_admm_defaults(), BLORC_SVD_AUTO,
+             NULL, NULL, NULL, NULL, NULL};
+  cli_operator copt = CLI_OPERATOR_INIT;
+  blorc_operator op = {0};
+  blorc_array fm = {0};
+  double *Ym = NULL, *Mk = NULL;
   s.admm.tol = 1e-7;
   long long v;
   double scale = 0.2;
   int csv = 0;
   unsigned long long seed = 0;
-  static const struct option opts[] = {{"device", 1, 0, 'd'},     {"n", 1, 0, 'n'},
-                                       {"k", 1, 0, 'K'},          {"batch", 1, 0, 'b'},
-                                       {"iters", 1, 0, 'i'},      {"fixed", 0, 0, 'F'},
-                                       {"tol", 1, 0, 't'},        {"repeat", 1, 0, 'r'},
-                                       {"rho", 1, 0, 'p'},        {"init", 1, 0, 'w'},
-                                       {"init-scale", 1, 0, 'c'}, {"gamma", 1, 0, 'g'},
-                                       {"variant", 1, 0, 'V'},    {"lr", 1, 0, 'l'},
-                                       {"seed", 1, 0, 's'},       {"csv", 0, 0, 'v'},
-                                       {"transform", 1, 0, 'T'},  {"clean", 1, 0, 'x'},
-                                       {"noisy", 1, 0, 'y'},      {"svd", 1, 0, 'S'},
-                                       {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+  static const struct option opts[] = {{"device", 1, 0, 'd'},
+                                       {"n", 1, 0, 'n'},
+                                       {"k", 1, 0, 'K'},
+                                       {"batch", 1, 0, 'b'},
+                                       {"iters", 1, 0, 'i'},
+                                       {"fixed", 0, 0, 'F'},
+                                       {"tol", 1, 0, 't'},
+                                       {"repeat", 1, 0, 'r'},
+                                       {"rho", 1, 0, 'p'},
+                                       {"init", 1, 0, 'w'},
+                                       {"init-scale", 1, 0, 'c'},
+                                       {"gamma", 1, 0, 'g'},
+                                       {"variant", 1, 0, 'V'},
+                                       {"lr", 1, 0, 'l'},
+                                       {"seed", 1, 0, 's'},
+                                       {"csv", 0, 0, 'v'},
+                                       {"transform", 1, 0, 'T'},
+                                       {"clean", 1, 0, 'x'},
+                                       {"noisy", 1, 0, 'y'},
+                                       {"svd", 1, 0, 'S'},
+                                       {"help", 0, 0, 'h'},
+                                       CLI_OPERATOR_OPTIONS,
+                                       {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {
@@ -198,7 +220,9 @@ int cmd_bench(int argc, char **argv) {
       case 'x': cpath = optarg; break;
       case 'y': npath = optarg; break;
       case 'h': fputs(HELP, stdout); return 0;
-      default: return 2;
+      default:
+        if (cli_operator_flag(C, o, optarg, &copt) == 1) break;
+        return 2;
     }
   }
   if (optind < argc) return cli_usage_error(C, "unexpected argument '%s'", argv[optind]);
@@ -226,7 +250,9 @@ int cmd_bench(int argc, char **argv) {
   int rc = 0, k;
   if (wpath) { /* the files' data, W as given */
     blorc_status st = cli_load_matrix("--transform", wpath, 0, &fw, &e);
-    if (!st) st = cli_load_pairs("--clean", cpath, "--noisy", npath, (int)fw.cols, &fx, &fy, &e);
+    int m = 0;
+    if (!st) st = cli_operator_rows(&copt, (int)fw.cols, &m, &e);
+    if (!st) st = cli_load_pairs("--clean", cpath, "--noisy", npath, (int)fw.cols, m, &fx, &fy, &e);
     if (!st && fx.rows < (size_t)s.B)
       st = blorc_fail(&e, BLORC_EINVAL, "--clean %s: %zu signals, fewer than --batch %d", cpath,
                       fx.rows, s.B);
@@ -236,6 +262,12 @@ int cmd_bench(int argc, char **argv) {
     }
     s.n = (int)fw.cols, k = (int)fw.rows;
     W = fw.data, X = fx.data, Y = fy.data;
+    st = cli_operator_open(&copt, s.n, fx.rows, &op, &fm, &e);
+    if (st) {
+      rc = cli_fail(C, &e);
+      goto done;
+    }
+    Mk = fm.data;
   } else {
     blorc_transform_kind kind;
     int kt;
@@ -255,8 +287,24 @@ int cmd_bench(int argc, char **argv) {
     blorc_rng rng;
     blorc_rng_seed(&rng, seed);
     blorc_generate(BLORC_DATA_PIECEWISE, s.n, s.B, 0.1, &rng, X, Y, NULL);
+    if (blorc_operator_parse(copt.spec, s.n, (uint64_t)copt.seed, copt.ridge, "--operator", &op,
+                             &e)) {
+      rc = cli_fail(C, &e);
+      goto done;
+    }
+    if (op.kind != BLORC_OP_IDENTITY) {
+      Ym = malloc(sizeof(double) * op.m * s.B);
+      Mk = op.kind == BLORC_OP_MASK ? malloc(sizeof(double) * s.n * s.B) : NULL;
+      if (!Ym || (op.kind == BLORC_OP_MASK && !Mk)) {
+        blorc_fail(&e, BLORC_ENOMEM, "out of memory for batch %d", s.B);
+        rc = cli_fail(C, &e);
+        goto done;
+      }
+      blorc_operator_simulate(&op, s.B, X, 0.1, seed, seed, Ym, Mk);
+    }
   }
-  s.k = k, s.W0 = W, s.X = X, s.Y = Y;
+  s.op = &op, s.masks = Mk;
+  s.k = k, s.W0 = W, s.X = X, s.Y = Ym ? Ym : Y;
   timing tm[2];
   int nt = 0;
   if (want_cpu && time_device(BLORC_DEVICE_CPU, &s, &tm[nt++], &e)) {
@@ -278,10 +326,11 @@ int cmd_bench(int argc, char **argv) {
     blorc_blas_info bi;
     blorc_blas_query(&bi);
     printf(
-        "blorc-gpu bench (%s)\nBLAS: %s\nn=%d k=%d batch=%d, %s %d ADMM iterations%s, %d repeats; "
-        "median ms\n",
-        blorc_build_info(), bi.summary, s.n, k, s.B, s.admm.fixed ? "exactly" : "at most",
-        s.admm.max_iters, s.admm.fixed ? "" : " (tolerance, warm starts)", s.repeat);
+        "blorc-gpu bench (%s)\nBLAS: %s\noperator: %s, m=%d\nn=%d k=%d batch=%d, %s %d ADMM "
+        "iterations%s, %d repeats; median ms\n",
+        blorc_build_info(), bi.summary, op.desc, op.m, s.n, k, s.B,
+        s.admm.fixed ? "exactly" : "at most", s.admm.max_iters,
+        s.admm.fixed ? "" : " (tolerance, warm starts)", s.repeat);
     printf("%-12s", "stage");
     for (int d = 0; d < nt; d++) printf(" %10s", tm[d].name);
     if (nt == 2) printf(" %10s", "cpu/cuda");
@@ -304,9 +353,10 @@ int cmd_bench(int argc, char **argv) {
   }
 done:
   if (wpath) {
-    blorc_array_free(&fw), blorc_array_free(&fx), blorc_array_free(&fy);
+    blorc_array_free(&fw), blorc_array_free(&fx), blorc_array_free(&fy), blorc_array_free(&fm);
   } else {
-    free(T), free(W), free(X), free(Y);
+    free(T), free(W), free(X), free(Y), free(Ym), free(Mk);
   }
+  blorc_operator_free(&op);
   return rc;
 }

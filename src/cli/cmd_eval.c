@@ -12,6 +12,8 @@ static const char HELP[] =
     "Y2.npy]\n"
     "                      [--csv] [--tol 1e-10] [--max-iters 20000] [--rho 10]\n"
     "                      [--svd-tol 1e-8] [--device cpu|cuda|auto]\n"
+    "                      [--operator SPEC [--masks M.npy] [--tune-masks M2.npy] [--ridge R]\n"
+    "                      [--operator-seed S]]\n"
     "Prints PSNR (peak 1; the mean over signals with its standard error, and the PSNR of the\n"
     "mean squared error over all of them with its standard error) of the noisy signals, of\n"
     "denoising with the baseline transform scaled by beta, and of denoising with W as it is.\n"
@@ -20,19 +22,22 @@ static const char HELP[] =
     "one beta for the mean PSNR, one for the PSNR of the mean squared error. Then W minus the\n"
     "baseline, paired signal by signal, each criterion against the baseline tuned for it (the\n"
     "standard errors are of the paired differences, far smaller than either one's when both\n"
-    "make similar errors). --csv prints one machine-readable row.\n";
+    "make similar errors). --csv prints one machine-readable row.\n"
+    "With --operator (as in blorc-gpu reconstruct) --noisy holds measurements y (N x m), the\n"
+    "baseline is tuned for the same operator, and the noisy input has no PSNR of its own.\n";
 
 int cmd_eval(int argc, char **argv) {
   const char *C = "eval", *wpath = NULL, *cpath = NULL, *npath = NULL, *base = "tv",
              *dev_s = "auto";
-  const char *tcpath = NULL, *tnpath = NULL;
-  int csv = 0;
+  const char *tcpath = NULL, *tnpath = NULL, *tmpath = NULL;
+  int csv = 0, r;
+  cli_operator copt = CLI_OPERATOR_INIT;
   blorc_denoise_opts dopt = blorc_denoise_defaults();
-  static const struct option opts[] = {{"transform", 1, 0, 'w'},  {"clean", 1, 0, 'x'},
-                                       {"noisy", 1, 0, 'y'},      {"baseline", 1, 0, 'b'},
-                                       {"tune-clean", 1, 0, 'X'}, {"tune-noisy", 1, 0, 'Y'},
-                                       {"csv", 0, 0, 'c'},        {"help", 0, 0, 'h'},
-                                       CLI_SOLVER_OPTIONS,        {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"transform", 1, 0, 'w'}, {"clean", 1, 0, 'x'},      {"noisy", 1, 0, 'y'},
+      {"baseline", 1, 0, 'b'},  {"tune-clean", 1, 0, 'X'}, {"tune-noisy", 1, 0, 'Y'},
+      {"csv", 0, 0, 'c'},       {"help", 0, 0, 'h'},       {"tune-masks", 1, 0, 'M'},
+      CLI_SOLVER_OPTIONS,       CLI_OPERATOR_OPTIONS,      {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {
@@ -43,9 +48,11 @@ int cmd_eval(int argc, char **argv) {
       case 'X': tcpath = optarg; break;
       case 'Y': tnpath = optarg; break;
       case 'c': csv = 1; break;
+      case 'M': tmpath = optarg; break;
       case 'h': fputs(HELP, stdout); return 0;
       default:
         if (cli_solver_flag(C, o, optarg, &dopt, &dev_s) == 1) break;
+        if ((r = cli_operator_flag(C, o, optarg, &copt)) == 1) break;
         return 2;
     }
   }
@@ -60,11 +67,32 @@ int cmd_eval(int argc, char **argv) {
     return cli_usage_error(C, "--baseline '%s': expected tv, dct, tv2d or none", base);
   blorc_device dev;
   if (cli_device(C, dev_s, &dev)) return 2;
-  blorc_array W = {0}, X = {0}, Y = {0}, TX = {0}, TY = {0};
+  blorc_array W = {0}, X = {0}, Y = {0}, TX = {0}, TY = {0}, M = {0}, TM = {0};
+  blorc_operator op = {0};
   blorc_status st = cli_load_matrix("--transform", wpath, 0, &W, &e);
-  if (!st) st = cli_load_pairs("--clean", cpath, "--noisy", npath, (int)W.cols, &X, &Y, &e);
+  /* The operator (and its width m) before the measurements; masks once N is known. */
+  cli_operator probe = copt;
+  probe.masks = NULL;
+  int m = 0;
+  if (!st) st = cli_operator_rows(&copt, (int)W.cols, &m, &e);
+  if (!st) st = cli_load_pairs("--clean", cpath, "--noisy", npath, (int)W.cols, m, &X, &Y, &e);
+  if (!st) st = cli_operator_open(&copt, (int)W.cols, X.rows, &op, &M, &e);
   if (!st && tcpath)
-    st = cli_load_pairs("--tune-clean", tcpath, "--tune-noisy", tnpath, (int)W.cols, &TX, &TY, &e);
+    st = cli_load_pairs("--tune-clean", tcpath, "--tune-noisy", tnpath, (int)W.cols, m, &TX, &TY,
+                        &e);
+  if (!st && tcpath && op.kind == BLORC_OP_MASK && !tmpath)
+    st =
+        blorc_fail(&e, BLORC_EINVAL,
+                   "--operator %s with --tune-clean needs --tune-masks (the tuning signals' masks)",
+                   copt.spec);
+  if (!st && tcpath && op.kind == BLORC_OP_MASK) {
+    probe.masks = tmpath;
+    blorc_operator top;
+    st = cli_operator_open(&probe, (int)W.cols, TX.rows, &top, &TM, &e);
+    if (!st) blorc_operator_free(&top);
+  }
+  const blorc_operator *opp = op.kind == BLORC_OP_IDENTITY ? NULL : &op;
+  int has_noisy = op.kind == BLORC_OP_IDENTITY;
   int n = (int)W.cols, kb = 0;
   double *T = NULL, *TB = NULL, beta = NAN, beta_mse = NAN, tuned = NAN, *XW = NULL, *XB = NULL;
   blorc_psnr_stats noisy = {0, 0, 0, 0}, learned = {0, 0, 0, 0}, none = {NAN, NAN, NAN, NAN};
@@ -75,8 +103,12 @@ int cmd_eval(int argc, char **argv) {
       (!(XW = malloc(N * n * sizeof(double))) || !(XB = malloc(N * n * sizeof(double)))))
     st = blorc_fail(&e, BLORC_ENOMEM, "out of memory for %zu signals", N);
   if (!st) {
-    noisy = blorc_psnr_of(X.data, Y.data, N, n);
-    st = blorc_eval_psnr(dev, W.data, (int)W.rows, n, X.data, Y.data, N, &dopt, &learned, XW, &e);
+    if (has_noisy)
+      noisy = blorc_psnr_of(X.data, Y.data, N, n);
+    else
+      noisy = none;
+    st = blorc_eval_psnr(dev, opp, M.data, W.data, (int)W.rows, n, X.data, Y.data, N, &dopt,
+                         &learned, XW, &e);
   }
   if (!st && use_base) {
     st = blorc_transform_rows(kind, n, &kb, &e);
@@ -84,15 +116,16 @@ int cmd_eval(int argc, char **argv) {
                 !(TB = malloc((size_t)kb * n * sizeof(double)))))
       st = blorc_fail(&e, BLORC_ENOMEM, "out of memory");
     if (!st) st = blorc_transform_fill(kind, n, 1.0, T, &e);
-    const blorc_array *tx = tcpath ? &TX : &X, *ty = tcpath ? &TY : &Y;
+    const blorc_array *tx = tcpath ? &TX : &X, *ty = tcpath ? &TY : &Y, *tm = tcpath ? &TM : &M;
     /* One beta per criterion, each baseline judged by the criterion it was tuned for. */
     for (int crit = 0; crit < 2 && !st; crit++) {
       double *b = crit ? &beta_mse : &beta;
-      st = blorc_tune_beta(dev, T, kb, n, tx->data, ty->data, tx->rows, &dopt,
+      st = blorc_tune_beta(dev, opp, tm->data, T, kb, n, tx->data, ty->data, tx->rows, &dopt,
                            crit ? BLORC_TUNE_MSE : BLORC_TUNE_MEAN_PSNR, b, &tuned, &e);
       for (size_t i = 0; !st && i < (size_t)kb * n; i++) TB[i] = *b * T[i];
       blorc_psnr_stats *bs = crit ? &baseline_mse : &baseline;
-      if (!st) st = blorc_eval_psnr(dev, TB, kb, n, X.data, Y.data, N, &dopt, bs, XB, &e);
+      if (!st)
+        st = blorc_eval_psnr(dev, opp, M.data, TB, kb, n, X.data, Y.data, N, &dopt, bs, XB, &e);
       if (!st) *(crit ? &diff_mse : &diff) = blorc_psnr_paired(X.data, XW, XB, N, n);
     }
   }
@@ -116,7 +149,10 @@ int cmd_eval(int argc, char **argv) {
           " and of the mean squared error +- standard error\n",
           N, n);
       const char *row = "  %-50s %7.2f +- %.2f  %7.2f +- %.2f\n";
-      printf(row, "noisy input", noisy.mean, noisy.stderr_, noisy.aggregate, noisy.aggregate_se);
+      if (has_noisy)
+        printf(row, "noisy input", noisy.mean, noisy.stderr_, noisy.aggregate, noisy.aggregate_se);
+      else
+        printf("  operator: %s (m = %d)\n", op.desc, op.m);
       if (use_base) {
         char label[96];
         snprintf(label, sizeof label, "%s, beta = %.4g (mean PSNR, tuned on %s)", base, beta,
@@ -138,6 +174,7 @@ int cmd_eval(int argc, char **argv) {
   }
   free(T), free(TB), free(XW), free(XB);
   blorc_array_free(&W), blorc_array_free(&X), blorc_array_free(&Y);
-  blorc_array_free(&TX), blorc_array_free(&TY);
+  blorc_array_free(&TX), blorc_array_free(&TY), blorc_array_free(&M), blorc_array_free(&TM);
+  blorc_operator_free(&op);
   return st ? cli_fail(C, &e) : 0;
 }

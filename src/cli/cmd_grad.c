@@ -10,11 +10,14 @@ static const char HELP[] =
     "usage: blorc-gpu grad --transform W.npy --clean X.npy --noisy Y.npy --output G.npy\n"
     "                      [--gamma 1e-3] [--check-fd] [--tol 1e-12] [--max-iters 50000]\n"
     "                      [--rho 10] [--svd-tol 1e-8] [--device cpu|cuda|auto]\n"
-    "                      [--fd-output G_fd.npy]\n"
+    "                      [--fd-output G_fd.npy] [--operator SPEC [--masks M.npy]\n"
+    "                      [--ridge R] [--operator-seed S]]\n"
     "Writes G (shape of W), the gradient of mean_t 1/2||x*_t(W) - x_t||^2 over the N pairs, by\n"
     "the closed form (sign threshold gamma) and prints the loss. --check-fd also prints the\n"
     "relative error against central finite differences (step 1e-6): 2 k n extra solves of all\n"
-    "N pairs, so use it on small problems; --fd-output also saves that FD gradient.\n";
+    "N pairs, so use it on small problems; --fd-output also saves that FD gradient.\n"
+    "With --operator (as in blorc-gpu reconstruct) the lower level is argmin_x 1/2||A x - y||^2\n"
+    "+ ||W x||_1 and --noisy holds the measurements y (N x m).\n";
 
 int cmd_grad(int argc, char **argv) {
   const char *C = "grad", *wpath = NULL, *cpath = NULL, *npath = NULL, *out = NULL, *dev_s = "auto";
@@ -24,11 +27,13 @@ int cmd_grad(int argc, char **argv) {
   double gamma = 1e-3;
   int check_fd = 0;
   const char *fd_out = NULL;
-  static const struct option opts[] = {{"transform", 1, 0, 'w'}, {"clean", 1, 0, 'x'},
-                                       {"noisy", 1, 0, 'y'},     {"output", 1, 0, 'o'},
-                                       {"gamma", 1, 0, 'g'},     {"check-fd", 0, 0, 'f'},
-                                       {"fd-output", 1, 0, 'F'}, {"help", 0, 0, 'h'},
-                                       CLI_SOLVER_OPTIONS,       {0, 0, 0, 0}};
+  cli_operator copt = CLI_OPERATOR_INIT;
+  int r;
+  static const struct option opts[] = {
+      {"transform", 1, 0, 'w'}, {"clean", 1, 0, 'x'}, {"noisy", 1, 0, 'y'},
+      {"output", 1, 0, 'o'},    {"gamma", 1, 0, 'g'}, {"check-fd", 0, 0, 'f'},
+      {"fd-output", 1, 0, 'F'}, {"help", 0, 0, 'h'},  CLI_SOLVER_OPTIONS,
+      CLI_OPERATOR_OPTIONS,     {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {
@@ -44,6 +49,7 @@ int cmd_grad(int argc, char **argv) {
       case 'h': fputs(HELP, stdout); return 0;
       default:
         if (cli_solver_flag(C, o, optarg, &dopt, &dev_s) == 1) break;
+        if ((r = cli_operator_flag(C, o, optarg, &copt)) == 1) break;
         return 2;
     }
   }
@@ -53,9 +59,13 @@ int cmd_grad(int argc, char **argv) {
   blorc_device dev;
   if (cli_device(C, dev_s, &dev)) return 2;
   blorc_error e = {0};
-  blorc_array W = {0}, X = {0}, Y = {0};
+  blorc_array W = {0}, X = {0}, Y = {0}, M = {0};
+  blorc_operator op = {0};
   blorc_status st = cli_load_matrix("--transform", wpath, 0, &W, &e);
-  if (!st) st = cli_load_pairs("--clean", cpath, "--noisy", npath, (int)W.cols, &X, &Y, &e);
+  int m = 0;
+  if (!st) st = cli_operator_rows(&copt, (int)W.cols, &m, &e);
+  if (!st) st = cli_load_pairs("--clean", cpath, "--noisy", npath, (int)W.cols, m, &X, &Y, &e);
+  if (!st) st = cli_operator_open(&copt, (int)W.cols, X.rows, &op, &M, &e);
   int n = (int)W.cols, k = (int)W.rows;
   size_t N = X.rows, kn = (size_t)k * n;
   int cap = N < 256 ? (int)N : 256;
@@ -66,7 +76,7 @@ int cmd_grad(int argc, char **argv) {
   if (!st && (!G || !Wp || !Gfd || !idx)) st = blorc_fail(&e, BLORC_ENOMEM, "out of memory");
   for (size_t i = 0; !st && i < N; i++) idx[i] = i;
   if (!st) st = blorc_backend_create(dev, n, k, cap, &b, &e);
-  if (!st) st = blorc_set_data(b, N, X.data, Y.data, &e);
+  if (!st) st = blorc_operator_load(b, &op, N, X.data, Y.data, M.data, &e);
   if (!st) st = blorc_write(b, BLORC_BUF_W, W.data, kn, &e);
   if (!st) st = blorc_objective(b, cap, idx, N, &dopt, gamma, &loss, G, &e);
   if (!st) st = blorc_npy_save(out, G, 2, (size_t)k, (size_t)n, &e);
@@ -98,7 +108,8 @@ int cmd_grad(int argc, char **argv) {
   }
   if (!st && fd_out) st = blorc_npy_save(fd_out, Gfd, 2, (size_t)k, (size_t)n, &e);
   blorc_backend_destroy(b);
-  blorc_array_free(&W), blorc_array_free(&X), blorc_array_free(&Y);
+  blorc_array_free(&W), blorc_array_free(&X), blorc_array_free(&Y), blorc_array_free(&M);
+  blorc_operator_free(&op);
   free(G), free(Wp), free(Gfd), free(idx);
   return st ? cli_fail(C, &e) : 0;
 }

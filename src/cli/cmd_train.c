@@ -16,6 +16,7 @@ static const char HELP[] =
     "                       [--init-scale c] [--gamma 1e-3] [--rho R] [--admm-tol T]\n"
     "                       [--max-iters I] [--seed S] [--set section.key=value]\n"
     "                       [--out DIR] [--resume DIR] [--force] [--device cpu|cuda|auto]\n"
+    "                       [--operator identity|inpaint:F|cs:M|blur:S|blur2d:S|A.npy]\n"
     "                       [--verbose]\n"
     "Learns W by minibatch gradient descent on the BLORC closed-form gradient. --config takes a\n"
     "file or the name of an installed config (default, paper-piecewise, paper-dct,\n"
@@ -25,6 +26,11 @@ static const char HELP[] =
     "Outputs in DIR (default runs/NAME-DATE-TIME): W.npy (final), W_best.npy (best validation\n"
     "MSE), log.csv, config.ini, filters.png (final W; for dct data in DCT row order, see\n"
     "blorc-gpu filters --help), checkpoints/.\n"
+    "--operator (config [operator] kind, ridge, seed) learns W for the inverse problem\n"
+    "argmin_x 1/2||A x - y||^2 + ||W x||_1 instead of denoising: inpaint:F per-sample masks\n"
+    "with a share F of entries missing, cs:M an M x n Gaussian sensing matrix, blur:S a 1D and\n"
+    "blur2d:S a 2D Gaussian blur of width S pixels, or a matrix from a .npy (m x n). Samples\n"
+    "without a unique minimiser are left out of the gradient (log.csv share_not_unique).\n"
     "--resume DIR continues DIR's run from its last checkpoint (only --epochs and --device\n"
     "may change). Progress goes to stderr when it is a terminal, or with --verbose; warnings\n"
     "always do.\n";
@@ -56,17 +62,22 @@ static void on_epoch(const blorc_epoch_log *lg, void *user) {
   }
   /* Always shown, progress or not: gradients of samples whose pattern is wrong belong to other
    * problems, and this is how a collapse starts (bench/results/paper/README.md). */
-  if (lg->share_mismatch > 0.01)
-    fprintf(stderr,
-            "warning: epoch %d: the certified closed form and ADMM disagree on %.0f%% of training "
-            "samples (ADMM's sign pattern was wrong: nearly dependent rows of W, as in 2D or "
-            "multi-lag differences, or ADMM stopped early)\n",
-            lg->epoch, 100 * lg->share_mismatch);
-  if (lg->share_certified < 0.99)
-    fprintf(stderr,
-            "warning: epoch %d: %.1f%% of training samples had no certificate and were left out "
-            "of the gradient (raise admm.polish_rounds or admm.max_iters)\n",
-            lg->epoch, 100 * (1 - lg->share_certified));
+  static const char *what[3] = {
+      "the certified closed form and ADMM disagree on %.1f%% of training samples (ADMM's sign "
+      "pattern was wrong: nearly dependent rows of W, as in 2D or multi-lag differences, or ADMM "
+      "stopped early)",
+      "%.1f%% of training samples had no unique minimiser (too few zero rows of W x* for the "
+      "operator) and were left out of the gradient (operator.ridge > 0 makes every sample "
+      "unique)",
+      "%.1f%% of training samples had no certificate and were left out of the gradient (raise "
+      "admm.polish_rounds or admm.max_iters)"};
+  const double share[3] = {lg->share_mismatch, lg->share_not_unique, 1 - lg->share_certified};
+  for (int i = 0; i < 3; i++) {
+    if (!(share[i] > 0.01)) continue;
+    fprintf(stderr, "warning: epoch %d: ", lg->epoch);
+    fprintf(stderr, what[i], 100 * share[i]);
+    fprintf(stderr, "\n");
+  }
 }
 
 int cmd_train(int argc, char **argv) {
@@ -74,23 +85,22 @@ int cmd_train(int argc, char **argv) {
   int force = 0, verbose = 0;
   override ov[64];
   int nov = 0;
-  static const struct option opts[] = {{"config", 1, 0, 'C'},     {"batch", 1, 0, 'b'},
-                                       {"epochs", 1, 0, 'e'},     {"lr", 1, 0, 'l'},
-                                       {"optimizer", 1, 0, 'O'},  {"init", 1, 0, 'i'},
-                                       {"init-scale", 1, 0, 'c'}, {"gamma", 1, 0, 'g'},
-                                       {"rho", 1, 0, 'r'},        {"admm-tol", 1, 0, 't'},
-                                       {"max-iters", 1, 0, 'm'},  {"seed", 1, 0, 's'},
-                                       {"set", 1, 0, 'S'},        {"out", 1, 0, 'o'},
-                                       {"resume", 1, 0, 'R'},     {"force", 0, 0, 'f'},
-                                       {"device", 1, 0, 'd'},     {"verbose", 0, 0, 'v'},
-                                       {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"config", 1, 0, 'C'},     {"batch", 1, 0, 'b'},     {"epochs", 1, 0, 'e'},
+      {"lr", 1, 0, 'l'},         {"optimizer", 1, 0, 'O'}, {"init", 1, 0, 'i'},
+      {"init-scale", 1, 0, 'c'}, {"gamma", 1, 0, 'g'},     {"rho", 1, 0, 'r'},
+      {"admm-tol", 1, 0, 't'},   {"max-iters", 1, 0, 'm'}, {"seed", 1, 0, 's'},
+      {"set", 1, 0, 'S'},        {"out", 1, 0, 'o'},       {"resume", 1, 0, 'R'},
+      {"force", 0, 0, 'f'},      {"device", 1, 0, 'd'},    {"verbose", 0, 0, 'v'},
+      {"operator", 1, 0, 'P'},   {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
   static const struct {
     int opt;
     const char *key;
   } map[] = {{'b', "train.batch"},     {'e', "train.epochs"}, {'l', "train.lr"},
              {'O', "train.optimizer"}, {'i', "model.init"},   {'c', "model.init_scale"},
              {'g', "train.gamma"},     {'r', "admm.rho"},     {'t', "admm.tol"},
-             {'m', "admm.max_iters"},  {'s', "train.seed"},   {'d', "admm.device"}};
+             {'m', "admm.max_iters"},  {'s', "train.seed"},   {'d', "admm.device"},
+             {'P', "operator.kind"}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     if (nov >= 64) return cli_usage_error(C, "too many flags");
@@ -183,12 +193,15 @@ int cmd_train(int argc, char **argv) {
   blorc_train_hooks hooks = {on_start, on_epoch, &p};
   blorc_train_result res;
   if (blorc_train(&cfg, out, resume != NULL, force, &hooks, &res, &e)) return cli_fail(C, &e);
+  char noisy[40] = "";
+  if (res.noisy_psnr == res.noisy_psnr)
+    snprintf(noisy, sizeof noisy, "noisy %.2f dB, ", res.noisy_psnr);
   printf(
-      "done: %d epochs in %.1f s; validation PSNR: noisy %.2f dB, %s %.2f dB, final %.2f dB; "
+      "done: %d epochs in %.1f s; validation PSNR: %s%s %.2f dB, final %.2f dB; "
       "W_best.npy: epoch %d, validation PSNR of the mean squared error %.4f dB (%s %.4f "
       "dB); outputs in %s\n",
-      res.epochs_run, res.seconds, res.noisy_psnr, resume ? "at resume" : "initial W",
-      res.initial_val_psnr, res.final_val_psnr, res.best_epoch, res.best_val_psnr_mse,
-      resume ? "at resume" : "initial W", res.initial_val_psnr_mse, out);
+      res.epochs_run, res.seconds, noisy, resume ? "at resume" : "initial W", res.initial_val_psnr,
+      res.final_val_psnr, res.best_epoch, res.best_val_psnr_mse, resume ? "at resume" : "initial W",
+      res.initial_val_psnr_mse, out);
   return 0;
 }

@@ -124,15 +124,65 @@ int cli_solver_flag(const char *cmd, int opt, const char *arg, blorc_denoise_opt
 }
 
 blorc_status cli_load_pairs(const char *cflag, const char *cpath, const char *nflag,
-                            const char *npath, int n, blorc_array *X, blorc_array *Y,
+                            const char *npath, int n, int m, blorc_array *X, blorc_array *Y,
                             blorc_error *err) {
   blorc_status st = cli_load_matrix(cflag, cpath, n, X, err);
-  if (!st) st = cli_load_matrix(nflag, npath, n, Y, err);
+  if (!st) st = cli_load_matrix(nflag, npath, m, Y, err);
   if (!st && X->rows != Y->rows)
     st =
         blorc_fail(err, BLORC_EFORMAT, "%s %s has %zu signals but %s %s has %zu: expected the same",
                    cflag, cpath, X->rows, nflag, npath, Y->rows);
   if (st) blorc_array_free(X), blorc_array_free(Y);
+  return st;
+}
+
+int cli_operator_flag(const char *cmd, int opt, const char *arg, cli_operator *o) {
+  long long seed;
+  switch (opt) {
+    case CLI_OPT_OPERATOR: o->spec = arg; return 1;
+    case CLI_OPT_MASKS: o->masks = arg; return 1;
+    case CLI_OPT_RIDGE: return cli_double(cmd, "ridge", arg, -1e-300, &o->ridge) ? -1 : 1;
+    case CLI_OPT_OP_SEED:
+      if (cli_int(cmd, "operator-seed", arg, 0, &seed)) return -1;
+      o->seed = seed;
+      return 1;
+  }
+  return 0;
+}
+
+blorc_status cli_operator_rows(const cli_operator *o, int n, int *m, blorc_error *err) {
+  blorc_operator op;
+  blorc_status st =
+      blorc_operator_parse(o->spec, n, (uint64_t)o->seed, o->ridge, "--operator", &op, err);
+  *m = op.m;
+  blorc_operator_free(&op);
+  return st;
+}
+
+blorc_status cli_operator_open(const cli_operator *o, int n, size_t N, blorc_operator *op,
+                               blorc_array *masks, blorc_error *err) {
+  memset(masks, 0, sizeof *masks);
+  blorc_status st =
+      blorc_operator_parse(o->spec, n, (uint64_t)o->seed, o->ridge, "--operator", op, err);
+  if (st) return st;
+  if (op->kind != BLORC_OP_MASK) {
+    if (o->masks)
+      st = blorc_fail(err, BLORC_EINVAL, "--masks %s: only the inpainting operator takes masks",
+                      o->masks);
+  } else if (!o->masks) {
+    st = blorc_fail(err, BLORC_EINVAL,
+                    "--operator %s needs --masks M.npy (one row of n = %d entries per signal, 1 "
+                    "observed, 0 missing)",
+                    o->spec, n);
+  } else {
+    st = cli_load_matrix("--masks", o->masks, n, masks, err);
+    if (!st && masks->rows != N)
+      st = blorc_fail(err, BLORC_EFORMAT, "--masks %s: %zu rows, expected one per signal (%zu)",
+                      o->masks, masks->rows, N);
+    if (!st) st = blorc_operator_check_masks(masks->data, N, n, o->masks, err);
+    if (st) blorc_array_free(masks);
+  }
+  if (st) blorc_operator_free(op);
   return st;
 }
 

@@ -10,7 +10,9 @@ static const struct {
   const char *what;
 } COMMANDS[] = {
     {"train", cmd_train, "learn W from clean/noisy pairs (default: the built-in 1D config)"},
-    {"denoise", cmd_denoise, "denoise signals with a transform W"},
+    {"reconstruct", cmd_denoise,
+     "solve inverse problems (inpainting, compressed sensing, blur) with a transform W"},
+    {"denoise", cmd_denoise, "denoise signals with a transform W (reconstruct with A = I)"},
     {"grad", cmd_grad, "gradient of the mean denoising loss with respect to W"},
     {"eval", cmd_eval, "PSNR of W against the noisy input and a tuned baseline"},
     {"data", cmd_data, "generate the paper's synthetic signals"},
@@ -21,7 +23,7 @@ static const struct {
 static void usage(FILE *f) {
   fprintf(f, "usage: blorc-gpu COMMAND [FLAGS]   (blorc-gpu COMMAND --help for its flags)\n\n");
   for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-    fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].what);
+    fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].what);
   fprintf(f, "\n  --version  version and build\n");
 }
 
