@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "blorc/blorc.h"
 #include "gpu_test.h"
@@ -346,3 +347,25 @@ TEST(GpuSchedules, PolishIsBitIdenticalUnderThreeSchedules) {
 }
 
 }  // namespace
+
+// Issue 16 is in progress: the CUDA backend has the identity only. Other operators are refused
+// with a message that says so (and leaves the backend usable), never run wrongly; the
+// identity set explicitly is the denoising path.
+TEST(Gpu, OperatorsOtherThanTheIdentityAreRefusedClearly) {
+  NEED_GPU();
+  const int n = 8, k = 8;
+  lib::Run run(n, k, 4, BLORC_DEVICE_CUDA);
+  blorc_error e{};
+  std::vector<double> A((size_t)4 * n, 0.25);
+  EXPECT_EQ(blorc_set_operator(run.get(), BLORC_OP_MATRIX, 4, A.data(), 0, &e), BLORC_EINVAL);
+  EXPECT_NE(std::string(e.msg).find("has only the identity so far"), std::string::npos) << e.msg;
+  EXPECT_EQ(blorc_set_operator(run.get(), BLORC_OP_MASK, n, nullptr, 0, &e), BLORC_EINVAL);
+  ASSERT_EQ(blorc_set_operator(run.get(), BLORC_OP_IDENTITY, n, nullptr, 0, &e), BLORC_OK) << e.msg;
+  prob::Problem p = prob::make(12, n, k, 4, 0.5);
+  prob::load(run, p);
+  lib::Params prm;
+  run.solve(prm);
+  run.analyse(prm);
+  EXPECT_NO_THROW(run.gradient());
+  EXPECT_EQ(blorc_operator_rows(run.get()), n);
+}

@@ -56,17 +56,18 @@ blorc_status cli_load_pairs(const char *cflag, const char *cpath, const char *nf
  * SPEC (blorc_operator_parse), --masks M.npy (inpainting: one mask row per signal), --ridge R,
  * --operator-seed S. */
 enum { CLI_OPT_OPERATOR = 1001, CLI_OPT_MASKS, CLI_OPT_RIDGE, CLI_OPT_OP_SEED };
-#define CLI_OPERATOR_OPTIONS                                                    \
-  {"operator", 1, 0, CLI_OPT_OPERATOR}, {"masks", 1, 0, CLI_OPT_MASKS},         \
-      {"ridge", 1, 0, CLI_OPT_RIDGE}, {                                         \
-    "operator-seed", 1, 0, CLI_OPT_OP_SEED                                      \
+#define CLI_OPERATOR_OPTIONS                                            \
+  {"operator", 1, 0, CLI_OPT_OPERATOR}, {"masks", 1, 0, CLI_OPT_MASKS}, \
+      {"ridge", 1, 0, CLI_OPT_RIDGE}, {                                 \
+    "operator-seed", 1, 0, CLI_OPT_OP_SEED                              \
   }
 typedef struct cli_operator {
   const char *spec, *masks;
   double ridge;
   long long seed;
 } cli_operator;
-#define CLI_OPERATOR_INIT {"identity", NULL, 0.0, 0}
+#define CLI_OPERATOR_INIT \
+  { "identity", NULL, 0.0, 0 }
 /* 1 when opt is an operator flag (applied to o), 0 when not, -1 after printing a bad value. */
 int cli_operator_flag(const char *cmd, int opt, const char *arg, cli_operator *o);
 /* The measurements' length m under o for signals of length n (a file operator is read for
@@ -85,5 +86,8 @@ int cli_find_config(const char *cmd, const char *name, char *out, size_t cap);
 
 /* cpu, cuda or auto (cuda when this build has a usable device). */
 int cli_device(const char *cmd, const char *s, blorc_device *dev);
+/* auto picks the CPU where the CUDA backend lacks the operator (it has the identity only so
+ * far); an explicit cuda is left for blorc_set_operator to refuse with its message. */
+blorc_device cli_device_for(const char *s, blorc_device dev, const cli_operator *o);
 
 #endif
