@@ -44,7 +44,7 @@ tests_rc=$?
 grep -E "tests passed|tests failed|\(Failed\)|no CUDA device" gpu-tests.log | sort | uniq -c | head -40
 # compute-sanitizer at small sizes: each tool slows kernels 10-100x.
 san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-small='Sizes/GpuParity.*/n16_k32_B7:GpuDefects.SecondAdmm*:GpuDefects.JacobiSvdConverges*'
+small='Sizes/GpuParity.*/n16_k32_B7:GpuDefects.SecondAdmm*:GpuDefects.JacobiSvdConverges*:Shapes/GpuOperator.*/cs_n16_k16'
 sanitizer_rc=0
 for tool in memcheck racecheck synccheck initcheck; do
   OMP_NUM_THREADS=4 timeout 25 "$san" --tool $tool --error-exitcode 3 \
@@ -64,6 +64,10 @@ B="build/gpu/blorc-gpu bench"
       timeout 20 $B --device all --n 64 --k 64 --batch $batch --iters 2000 --fixed --repeat 5 --variant $v
     done
   done
+  # A shared forward operator (issue 16): compressed sensing, m = n/2 (the closed form's QR).
+  echo "-- n=64 k=64 batch=100, fixed 2000 iterations, operator cs:32"
+  timeout 20 $B --device all --n 64 --k 64 --batch 100 --iters 2000 --fixed --repeat 5 --lr 0 \
+    --operator cs:32
 } > bench-gpu.txt 2>&1
 echo
 echo "== table: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%d)"

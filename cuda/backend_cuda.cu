@@ -30,6 +30,9 @@ void for_each_array(cuda_state *c, F f) {
   f((void **)&c->Dcur), f((void **)&c->Ac), f((void **)&c->Vx), f((void **)&c->Tk);
   f((void **)&c->Tb), f((void **)&c->Rn), f((void **)&c->Wr), f((void **)&c->cert);
   f((void **)&c->rn), f((void **)&c->wloss), f((void **)&c->redo), f((void **)&c->moved);
+  f((void **)&c->At), f((void **)&c->Bop), f((void **)&c->Ym), f((void **)&c->Ry);
+  f((void **)&c->Hy), f((void **)&c->GA), f((void **)&c->Mv), f((void **)&c->Fws);
+  f((void **)&c->uniq), f((void **)&c->wts), f((void **)&c->dmax);
 }
 
 void cuda_destroy(blorc_backend *b) {
@@ -48,7 +51,8 @@ void cuda_destroy(blorc_backend *b) {
   b->impl = nullptr;
 }
 
-// cudaMalloc with a message naming the sizes when the device is out of memory.
+}  // namespace
+
 blorc_status dev_alloc(const blorc_backend *b, void **p, size_t bytes, const char *what,
                        blorc_error *err) {
   cudaError_t e = cudaMalloc(p, bytes ? bytes : 8);
@@ -59,6 +63,8 @@ blorc_status dev_alloc(const blorc_backend *b, void **p, size_t bytes, const cha
                     "out of device memory for batch size %d (n=%d, k=%d): %s needs %zu bytes (%s)",
                     b->cap, b->n, b->k, what, bytes, cudaGetErrorString(e));
 }
+
+namespace {
 
 blorc_status cuda_init_inner(blorc_backend *b, cuda_state *c, blorc_error *err) {
   size_t n = b->n, k = b->k, cap = b->cap, kn = b->kn, d = sizeof(double);
@@ -153,6 +159,7 @@ blorc_status cuda_init(blorc_backend *b, blorc_error *err) {
 blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   size_t nN = (size_t)b->n * b->N * sizeof(double), kN = (size_t)b->k * b->N * sizeof(double);
+  size_t mN = (size_t)b->m * b->N * sizeof(double); /* y: m per signal under an operator */
   // The new set is allocated before the old one goes: when the device is full, the old data
   // (which the dispatcher still holds as loaded) stays valid.
   double *fresh[4] = {nullptr, nullptr, nullptr, nullptr};
@@ -161,7 +168,7 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
     size_t bytes;
     const char *what;
   } want[] = {{&fresh[0], X ? nN : 0, "the clean data set"},
-              {&fresh[1], nN, "the noisy data set"},
+              {&fresh[1], mN, "the noisy data set"},
               {&fresh[2], kN, "warm-start z"},
               {&fresh[3], kN, "warm-start duals"}};
   blorc_status st = BLORC_OK;
@@ -178,7 +185,7 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
     *held[i] = fresh[i];
   }
   if (X) BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Xall, X, nN, cudaMemcpyHostToDevice, c->stream));
-  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Yall, Y, nN, cudaMemcpyHostToDevice, c->stream));
+  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Yall, Y, mN, cudaMemcpyHostToDevice, c->stream));
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->Zall, 0, kN, c->stream));
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->Lall, 0, kN, c->stream));
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -187,19 +194,20 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
 
 constexpr int kGatherThreads = 128;
 
-// One block per batch column: gathers y and x, and ||y|| (ADMM loads its warm start itself).
-__global__ void gather_kernel(int n, const size_t *idx, const double *Yall, const double *Xall,
-                              double *Y, double *X, double *ynorm) {
+// One block per batch column: gathers y (length m) and x (length n), and ||y|| (ADMM loads
+// its warm start itself).
+__global__ void gather_kernel(int n, int m, const size_t *idx, const double *Yall,
+                              const double *Xall, double *Y, double *X, double *ynorm) {
   int j = blockIdx.x;
   size_t t = idx[j];
   BLORC_SHARED(double, part, kGatherThreads / 32);  // one per warp
   double s = 0;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    double y = Yall[t * n + i];
-    Y[(size_t)j * n + i] = y;
-    if (Xall) X[(size_t)j * n + i] = Xall[t * n + i];
+  for (int i = threadIdx.x; i < m; i += blockDim.x) {
+    double y = Yall[t * m + i];
+    Y[(size_t)j * m + i] = y;
     s += y * y;
   }
+  for (int i = threadIdx.x; Xall && i < n; i += blockDim.x) X[(size_t)j * n + i] = Xall[t * n + i];
   for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = s;
   __syncthreads();
@@ -214,9 +222,11 @@ blorc_status cuda_select(blorc_backend *b, const size_t *idx, blorc_error *err) 
   cuda_state *c = cuda_of(b);
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->idx, idx, (size_t)b->B * sizeof(size_t),
                                    cudaMemcpyHostToDevice, c->stream));
+  int op = c->op != BLORC_OP_IDENTITY;
   BLORC_LAUNCH(gather_kernel, b->B, kGatherThreads, 0, c->stream)
-  (b->n, c->idx, c->Yall, c->Xall, c->Y, c->X, c->ynorm);
+  (b->n, b->m, c->idx, c->Yall, c->Xall, op ? c->Ym : c->Y, c->X, c->ynorm);
   BLORC_CUDA_CHECK_LAUNCH("gather");
+  if (op) BLORC_TRY(cuda_op_select(b, err)); /* Y = A^T y and its norms */
   // idx lives on the host side only for this call: finish before it may change.
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   return BLORC_OK;
@@ -254,6 +264,9 @@ blorc_status cuda_read(const blorc_backend *b, blorc_buffer which, double *dst, 
     case BLORC_BUF_CERT: return copy_out(c, dst, c->cert, bytes, err);
     case BLORC_BUF_DUAL: return copy_out(c, dst, c->Ac, bytes, err);
     case BLORC_BUF_ITERS: return copy_ints(c, dst, c->iters, b->B, err);
+    case BLORC_BUF_GRAD_Y: return copy_out(c, dst, c->Hy, bytes, err);
+    case BLORC_BUF_GRAD_OP: return copy_out(c, dst, c->GA, bytes, err);
+    case BLORC_BUF_UNIQUE: return copy_ints(c, dst, c->uniq, b->B, err);
     case BLORC_BUF_RANK: return copy_ints(c, dst, c->rank, b->B, err);
     case BLORC_BUF_PN: {
       std::vector<double> Vs((size_t)b->n * b->kn * b->B);
@@ -308,15 +321,15 @@ constexpr char k_cuda_init[] = "CUDA backend", k_cuda_set_data[] = "set_data",
                k_cuda_signs[] = "signs", k_cuda_svd[] = "svd", k_cuda_closed_form[] = "closed_form",
                k_cuda_gradient[] = "gradient", k_cuda_certify[] = "certify",
                k_cuda_polish_step[] = "polish", k_cuda_read[] = "read", k_cuda_write[] = "write",
-               k_cuda_sync[] = "sync";
+               k_cuda_sync[] = "sync", k_cuda_set_operator[] = "set_operator";
 
 }  // namespace
 
 // In the order of blorc_backend_ops' fields (C++17 has no designated initialisers).
 extern "C" const blorc_backend_ops blorc_cuda_ops = {
-    BLORC_CUDA_BACKEND_NAME,       BLORC_GUARD(cuda_init),    cuda_destroy,
-    BLORC_GUARD(cuda_set_data),    BLORC_GUARD(cuda_select),  BLORC_GUARD(cuda_factor),
-    BLORC_GUARD(cuda_admm),        BLORC_GUARD(cuda_signs),   BLORC_GUARD(cuda_svd),
-    BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_certify), BLORC_GUARD(cuda_polish_step),
-    BLORC_GUARD(cuda_gradient),    BLORC_GUARD(cuda_read),    BLORC_GUARD(cuda_write),
-    BLORC_GUARD(cuda_sync)};
+    BLORC_CUDA_BACKEND_NAME,       BLORC_GUARD(cuda_init),         cuda_destroy,
+    BLORC_GUARD(cuda_set_data),    BLORC_GUARD(cuda_select),       BLORC_GUARD(cuda_factor),
+    BLORC_GUARD(cuda_admm),        BLORC_GUARD(cuda_signs),        BLORC_GUARD(cuda_svd),
+    BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_certify),      BLORC_GUARD(cuda_polish_step),
+    BLORC_GUARD(cuda_gradient),    BLORC_GUARD(cuda_read),         BLORC_GUARD(cuda_write),
+    BLORC_GUARD(cuda_sync),        BLORC_GUARD(cuda_set_operator), nullptr};

@@ -69,6 +69,12 @@ __global__ void certificate_kernel(int n, int k, int B, double tol, const double
                     cert + (size_t)j * BLORC_CERT_COLUMNS);
 }
 
+// No unique minimiser: the closed form is not this pattern's solution.
+__global__ void not_unique_kernel(int B, const int *uniq, double *cert) {
+  int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j < B && !uniq[j]) cert[(size_t)j * BLORC_CERT_COLUMNS + BLORC_CERT_OK] = 0.0;
+}
+
 __global__ void polish_step_kernel(int k, int B, double tol, int from_admm, double rho,
                                    const double *cert, const double *Z, const double *U,
                                    const double *Ac, const double *Vx, const double *rn,
@@ -107,6 +113,14 @@ blorc_status cuda_certify(blorc_backend *b, double tol, int start, blorc_error *
       cudaMemcpyAsync(c->Rn, c->Y, nB * sizeof(double), cudaMemcpyDeviceToDevice, c->stream));
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &minus, c->W, n, c->Tk,
                                  k, &one, c->Rn, n));
+  // With an operator the stationarity holds B x*, not x*: Rn -= B x* (which lies in
+  // range(W0^T) then), and the residual below starts from B x* - A^T y.
+  const int op = c->op != BLORC_OP_IDENTITY;
+  if (op) {
+    BLORC_TRY(cuda_op_normal(c, n, B, c->Xs, err));
+    BLORC_CUBLAS_CHECK(cublasDgeam(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, &one, c->Rn, n, &minus,
+                                   c->Mv, n, c->Rn, n));
+  }
   size_t smem = sizeof(double) * ((size_t)n + kn);
   if (smem > 48 * 1024)
     BLORC_CUDA_CHECK(cudaFuncSetAttribute(dual_project_kernel,
@@ -123,13 +137,18 @@ blorc_status cuda_certify(blorc_backend *b, double tol, int start, blorc_error *
                                  n, &zero, c->Vx, k));
   BLORC_CUBLAS_CHECK(cublasDgeam(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, k, B, &one, c->S, k, &one,
                                  c->Ac, k, c->Tk, k));
-  BLORC_CUBLAS_CHECK(cublasDgeam(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, &one, c->Xs, n, &minus,
-                                 c->Y, n, c->Rn, n));
+  BLORC_CUBLAS_CHECK(cublasDgeam(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, &one, op ? c->Mv : c->Xs,
+                                 n, &minus, c->Y, n, c->Rn, n));
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->W, n, c->Tk,
                                  k, &one, c->Rn, n));
   BLORC_LAUNCH(certificate_kernel, sample_blocks(B), kSampleThreads, 0, c->stream)
   (n, k, B, tol, c->S, c->Vx, c->Ac, c->rn, c->ynorm, c->Rn, c->cert);
   BLORC_CUDA_CHECK_LAUNCH("certify: certificate");
+  if (op) {
+    BLORC_LAUNCH(not_unique_kernel, sample_blocks(B), kSampleThreads, 0, c->stream)
+    (B, c->uniq, c->cert);
+    BLORC_CUDA_CHECK_LAUNCH("certify: uniqueness");
+  }
   return BLORC_OK;
 }
 

@@ -66,6 +66,12 @@ static blorc_status masked_w_times(cuda_state *c, int n, int k, int B, const dou
 blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   int n = b->n, k = b->k, kn = b->kn, B = b->B;
+  if (c->op != BLORC_OP_IDENTITY) { /* x* = M q, a and b from residuals: forward_op.cu */
+    BLORC_TRY(cuda_op_closed_form(b, err));
+    BLORC_TRY(masked_w_times(c, n, k, B, c->Wq, c->A, err));
+    if (b->has_clean) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));
+    return BLORC_OK;
+  }
   // All of the kernel's shared memory is dynamic, so this is the whole of what the 48 KB limit
   // counts (static arrays would count too, and be easy to forget here).
   size_t smem = sizeof(double) * (2 * (size_t)n + kn + 32);  // red: one per warp, <= 32

@@ -45,6 +45,20 @@ struct cuda_state {
   int *active_count;       // device
   int *active_count_host;  // page-locked host
   cudaEvent_t active_ready;
+  // forward operator (forward_op.cu): the identity, or one m x n matrix A shared by the batch.
+  // Y then holds A^T y (n x cap); the data set's y (m x N) is gathered into Ym.
+  blorc_operator_kind op;
+  int m;
+  double ridge, anorm;   // ridge; ||A^T A + ridge I||_2^(1/2), the scale of uniqueness tests
+  double *At;            // n x m: A^T column-major (A row-major as given)
+  double *Bop;           // n x n: A^T A + ridge I
+  double *Ym, *Ry, *Hy;  // m x cap: y, w (y - A x*), A h (dU/dy)
+  double *GA;            // n x m: dU/dA^T
+  double *Mv;            // n x cap: B x*
+  double *Fws;           // per sample (m + 2n) x n: the closed form's QR workspace
+  int *uniq;             // cap: the sample's C is nonsingular
+  double *wts;           // cap: the gradient's sample weights (unique, and certified)
+  double *dmax;          // 1: the largest diagonal entry of K_rho before its Cholesky
 };
 
 // Thrust's temporary storage per reduction: CUB's reduce needs a few KB for a batch.
@@ -68,6 +82,25 @@ blorc_status cuda_certify(blorc_backend *b, double tol, int start, blorc_error *
 blorc_status cuda_polish_step(blorc_backend *b, double tol, int from_admm, long long *moved,
                               blorc_error *err);
 blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err);
+
+// cudaMalloc with a message naming the sizes when the device is out of memory
+// (backend_cuda.cu).
+blorc_status dev_alloc(const blorc_backend *b, void **p, size_t bytes, const char *what,
+                       blorc_error *err);
+// The forward operator (forward_op.cu).
+blorc_status cuda_set_operator(blorc_backend *b, blorc_operator_kind kind, int m, const double *A,
+                               double ridge, blorc_error *err);
+// After the gather: Y = A^T Ym and ||A^T y|| per column.
+blorc_status cuda_op_select(blorc_backend *b, blorc_error *err);
+// L = A^T A + ridge I + rho W^T W, Cholesky, singular K_rho an EINVAL naming the cause.
+blorc_status cuda_op_factor(blorc_backend *b, blorc_error *err);
+// Stage 5 with the operator: x*, h, the losses, Wq and Wg (then a and b as for denoising) and
+// the uniqueness flags.
+blorc_status cuda_op_closed_form(blorc_backend *b, blorc_error *err);
+// Mv = B X (n x B).
+blorc_status cuda_op_normal(cuda_state *c, int n, int B, const double *X, blorc_error *err);
+// After the gradient's GEMMs: Hy = A H and, with weights w (cap), dU/dA into GA.
+blorc_status cuda_op_gradient(blorc_backend *b, const double *w, double scale, blorc_error *err);
 
 // Thrust reductions of count device values (reduce.cu); what names the quantity in errors.
 blorc_status cuda_sum(cuda_state *c, const int *v, int count, long long *out, const char *what,

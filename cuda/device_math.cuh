@@ -1,5 +1,5 @@
 // Device helpers shared by kernels: warp sums (svd.cu, closed_form.cu, certify.cu) and the
-// projection of the closed form (closed_form.cu, certify.cu).
+// projection of the closed form (closed_form.cu, certify.cu, forward_op.cu).
 #ifndef BLORC_CUDA_DEVICE_MATH_CUH
 #define BLORC_CUDA_DEVICE_MATH_CUH
 
@@ -10,13 +10,8 @@ __device__ inline double warp_sum(double v) {
   return v;
 }
 
-// v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v_original; coef: r doubles of shared memory.
-// Each thread ends owning v[i] and w[i] for its own i; a caller that reads other entries, or
-// calls again (coef is rewritten), synchronises first. There is no barrier on the way out:
-// both callers' next cross-thread reads already follow one (scripts/mutate_cuda.sh found it
-// redundant).
-__device__ inline void project(int n, int r, const double *V, const double *sv, double *v,
-                               double *w, double *coef) {
+// coef[p] = V_p^T v for p < r (V_r: n x r column-major), one warp per column; then a barrier.
+__device__ inline void coefficients(int n, int r, const double *V, const double *v, double *coef) {
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
   for (int p = warp; p < r; p += nwarps) {
     double d = 0;
@@ -25,6 +20,16 @@ __device__ inline void project(int n, int r, const double *V, const double *sv, 
     if (lane == 0) coef[p] = d;
   }
   __syncthreads();
+}
+
+// v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v_original; coef: r doubles of shared memory.
+// Each thread ends owning v[i] and w[i] for its own i; a caller that reads other entries, or
+// calls again (coef is rewritten), synchronises first. There is no barrier on the way out:
+// both callers' next cross-thread reads already follow one (scripts/mutate_cuda.sh found it
+// redundant).
+__device__ inline void project(int n, int r, const double *V, const double *sv, double *v,
+                               double *w, double *coef) {
+  coefficients(n, r, V, v, coef);
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     double a = 0, b = 0;
     for (int p = 0; p < r; p++) {

@@ -1,4 +1,5 @@
-// Stage 1 on the GPU: Cholesky of I + rho W^T W (cuSOLVER potrf), K = rho (I + rho W^T W)^{-1}
+// Stage 1 on the GPU: Cholesky of I + rho W^T W (cuSOLVER potrf; A^T A + ridge I + rho W^T W
+// with an operator, forward_op.cu), K = rho (I + rho W^T W)^{-1}
 // W^T (potrs) and Q = W K (cuBLAS), as src/cpu/factor.c does on the host.
 #include "cuda_backend.h"
 #include "launch.h"
@@ -34,10 +35,27 @@ static blorc_status check_info(cuda_state *c, const char *what, blorc_error *err
   return BLORC_OK;
 }
 
+// K = rho K_rho^{-1} W^T and Q = W K from the factor in c->L.
+static blorc_status make_kq(cuda_state *c, int n, int k, double rho, blorc_error *err) {
+  double one = 1, zero = 0;
+  BLORC_LAUNCH(scale_copy, 64, 256, 0, c->stream)((size_t)n * k, rho, c->W, c->K);
+  BLORC_CUDA_CHECK_LAUNCH("scale_copy");
+  BLORC_CUSOLVER_CHECK(
+      cusolverDnDpotrs(c->solver, CUBLAS_FILL_MODE_LOWER, n, k, c->L, n, c->K, n, c->info));
+  BLORC_TRY(check_info(c, "triangular solves (cusolverDnDpotrs)", err));
+  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, k, n, &one, c->W, n, c->K, n,
+                                 &zero, c->Q, k));
+  return BLORC_OK;
+}
+
 blorc_status cuda_factor(blorc_backend *b, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   int n = b->n, k = b->k;
   double rho = b->rho, zero = 0;
+  if (c->op == BLORC_OP_MATRIX) { /* A^T A + ridge I + rho W^T W (forward_op.cu) */
+    BLORC_TRY(cuda_op_factor(b, err));
+    return make_kq(c, n, k, rho, err);
+  }
   BLORC_CUBLAS_CHECK(cublasDsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k, &rho, c->W, n,
                                  &zero, c->L, n));
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->info, 0, sizeof(int), c->stream));
@@ -52,13 +70,5 @@ blorc_status cuda_factor(blorc_backend *b, blorc_error *err) {
   BLORC_CUSOLVER_CHECK(cusolverDnDpotrf(c->solver, CUBLAS_FILL_MODE_LOWER, n, c->L, n,
                                         c->potrf_work, c->potrf_lwork, c->info));
   BLORC_TRY(check_info(c, "Cholesky (cusolverDnDpotrf)", err));
-  BLORC_LAUNCH(scale_copy, 64, 256, 0, c->stream)((size_t)n * k, rho, c->W, c->K);
-  BLORC_CUDA_CHECK_LAUNCH("scale_copy");
-  BLORC_CUSOLVER_CHECK(
-      cusolverDnDpotrs(c->solver, CUBLAS_FILL_MODE_LOWER, n, k, c->L, n, c->K, n, c->info));
-  BLORC_TRY(check_info(c, "triangular solves (cusolverDnDpotrs)", err));
-  double one = 1;
-  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, k, n, &one, c->W, n, c->K, n,
-                                 &zero, c->Q, k));
-  return BLORC_OK;
+  return make_kq(c, n, k, rho, err);
 }

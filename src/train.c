@@ -175,11 +175,11 @@ static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error
   const char *dev = r->cfg->device;
   int cap = r->cfg->batch;
   blorc_status st;
-  /* The CUDA backend has the identity only so far: auto picks the CPU for other operators
-   * (cuda is refused by blorc_set_operator with a message saying so). */
-  int op_auto_cpu = r->op.kind != BLORC_OP_IDENTITY && strcmp(dev, "auto") == 0;
+  /* The CUDA backend has no per-sample masks yet: auto picks the CPU for them (cuda is
+   * refused by blorc_set_operator with a message saying so). */
+  int op_auto_cpu = r->op.kind == BLORC_OP_MASK && strcmp(dev, "auto") == 0;
   if (op_auto_cpu && blorc_cuda_available() && h && h->on_start)
-    h->on_start("device auto: the CUDA backend has no forward operators yet, using cpu", h->user);
+    h->on_start("device auto: the CUDA backend has no per-sample masks yet, using cpu", h->user);
   if (!op_auto_cpu && strcmp(dev, "cpu") != 0 &&
       (strcmp(dev, "cuda") == 0 || blorc_cuda_available())) {
     st = blorc_backend_create(BLORC_DEVICE_CUDA, r->n, r->k, cap, &r->b, err);

@@ -92,4 +92,33 @@ inline Problem dependent(Dependent kind, double eps, uint64_t seed, int B) {
   return p;
 }
 
+// Gaussian blur of width sigma (truncated at 3 sigma, rows normalised to sum 1, zero outside):
+// the tests' own, independent of blorc_operator_parse's.
+inline ref::Vec blur_matrix(int n, double sigma) {
+  ref::Vec A((size_t)n * n, 0.0);
+  int half = (int)std::ceil(3 * sigma);
+  for (int i = 0; i < n; i++) {
+    double s = 0;
+    for (int d = -half; d <= half; d++) s += std::exp(-0.5 * d * d / (sigma * sigma));
+    for (int d = -half; d <= half; d++)
+      if (i + d >= 0 && i + d < n)
+        A[(size_t)i * n + i + d] = std::exp(-0.5 * d * d / (sigma * sigma)) / s;
+  }
+  return A;
+}
+
+// y = A x + sigma e for each of the B clean signals (A m x n row-major).
+inline ref::Vec measure(const ref::Vec &A, int m, int n, const ref::Vec &X, int B, double sigma,
+                        uint64_t seed) {
+  ref::Rand r(seed);
+  ref::Vec Y((size_t)B * m);
+  for (int j = 0; j < B; j++)
+    for (int i = 0; i < m; i++) {
+      double v = 0;
+      for (int c = 0; c < n; c++) v += A[(size_t)i * n + c] * X[(size_t)j * n + c];
+      Y[(size_t)j * m + i] = v + sigma * r.normal();
+    }
+  return Y;
+}
+
 }  // namespace prob

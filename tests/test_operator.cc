@@ -42,20 +42,6 @@ struct OpProblem {
   }
 };
 
-// Gaussian blur of width sigma (truncated at 3 sigma, rows normalised to sum 1, zero outside).
-Vec blur_matrix(int n, double sigma) {
-  Vec A((size_t)n * n, 0.0);
-  int half = (int)std::ceil(3 * sigma);
-  for (int i = 0; i < n; i++) {
-    double s = 0;
-    for (int d = -half; d <= half; d++) s += std::exp(-0.5 * d * d / (sigma * sigma));
-    for (int d = -half; d <= half; d++)
-      if (i + d >= 0 && i + d < n)
-        A[(size_t)i * n + i + d] = std::exp(-0.5 * d * d / (sigma * sigma)) / s;
-  }
-  return A;
-}
-
 OpProblem make_op(Op op, uint64_t seed, int n, int k, int B, double w_scale) {
   prob::Problem base = prob::make(seed, n, k, B, w_scale, 0.0);
   ref::Rand r(seed ^ 0x5eed);
@@ -63,7 +49,7 @@ OpProblem make_op(Op op, uint64_t seed, int n, int k, int B, double w_scale) {
   p.W = base.W;
   p.X = base.X;
   if (op == Op::Dense || op == Op::Cs) p.A = ref::random_matrix(r, p.m, n, 1.0 / std::sqrt(p.m));
-  if (op == Op::Blur) p.A = blur_matrix(n, 1.0);
+  if (op == Op::Blur) p.A = prob::blur_matrix(n, 1.0);
   if (op == Op::Mask) {
     p.masks.resize((size_t)B * n);
     for (int j = 0; j < B; j++) {

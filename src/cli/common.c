@@ -102,7 +102,7 @@ int cli_device(const char *cmd, const char *s, blorc_device *dev) {
 }
 
 blorc_device cli_device_for(const char *s, blorc_device dev, const cli_operator *o) {
-  return strcmp(s, "auto") == 0 && strcmp(o->spec, "identity") != 0 ? BLORC_DEVICE_CPU : dev;
+  return strcmp(s, "auto") == 0 && strncmp(o->spec, "inpaint:", 8) == 0 ? BLORC_DEVICE_CPU : dev;
 }
 
 int cli_solver_flag(const char *cmd, int opt, const char *arg, blorc_denoise_opts *o,
