@@ -68,6 +68,9 @@ B="build/gpu/blorc-gpu bench"
   echo "-- n=64 k=64 batch=100, fixed 2000 iterations, operator cs:32"
   timeout 20 $B --device all --n 64 --k 64 --batch 100 --iters 2000 --fixed --repeat 5 --lr 0 \
     --operator cs:32
+  echo "-- n=64 k=64 batch=100, fixed 2000 iterations, operator inpaint:0.3 (per-sample factors)"
+  timeout 20 $B --device all --n 64 --k 64 --batch 100 --iters 2000 --fixed --repeat 5 --lr 0 \
+    --operator inpaint:0.3 --ridge 1e-3
 } > bench-gpu.txt 2>&1
 echo
 echo "== table: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%d)"

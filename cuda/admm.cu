@@ -93,7 +93,7 @@ __device__ void form_x(int n, int k, const double *K, const double *c, const dou
 
 // Per-sample stopping test after R = W^T dz: freezes converged columns and forms their x.
 __global__ void check_kernel(int n, int k, int it, double rho, double tol, const double *R,
-                             const double *r2, const double *ynorm, const double *K,
+                             const double *r2, const double *ynorm, const double *K, size_t ks,
                              const double *C, const double *T, double *Xout, int *iters,
                              int *active) {
   BLORC_SHARED(double, red, 33);
@@ -104,8 +104,26 @@ __global__ void check_kernel(int n, int k, int it, double rho, double tol, const
     s += R[(size_t)j * n + i] * R[(size_t)j * n + i];
   s = block_sum(s, red) * rho * rho;
   if (!blorc_admm_converged(r2[j], s, tol, ynorm[j])) return;
-  form_x(n, k, K, C + (size_t)j * n, T + (size_t)j * k, Xout + (size_t)j * n);
+  form_x(n, k, K + j * ks, C + (size_t)j * n, T + (size_t)j * k, Xout + (size_t)j * n);
   if (threadIdx.x == 0) iters[j] = it, active[j] = 0;
+}
+
+// Per-sample operators (masks): V = W C + Q_j t for each column, and x = C + K_j t, where the
+// shared case runs one GEMM over the batch.
+__global__ void qt_kernel(int k, const double *Q, const double *WC, const double *T, double *V) {
+  int j = blockIdx.x;
+  const double *q = Q + (size_t)j * k * k, *t = T + (size_t)j * k;
+  for (int r = threadIdx.x; r < k; r += blockDim.x) {
+    double v = WC[(size_t)j * k + r];
+    for (int p = 0; p < k; p++) v += q[r + (size_t)p * k] * t[p];
+    V[(size_t)j * k + r] = v;
+  }
+}
+
+__global__ void form_x_kernel(int n, int k, const double *K, const double *C, const double *T,
+                              double *X) {
+  int j = blockIdx.x;
+  form_x(n, k, K + (size_t)j * n * k, C + (size_t)j * n, T + (size_t)j * k, X + (size_t)j * n);
 }
 
 // Columns that never stopped keep their last x.
@@ -128,15 +146,16 @@ __global__ void scatter_kernel(int k, double rho, const size_t *idx, const doubl
 
 // The persistent kernel: one block per sample, every iteration inside. Shared memory: Q
 // (k x k), W (n x k, for the dual residual; left out in fixed mode) and the sample's vectors.
-__global__ void admm_persistent(int n, int k, const double *W, const double *K, const double *Q,
-                                const double *C, const double *WC, double *Z, double *U,
-                                const double *ynorm, double rho, int max_iters, double tol,
-                                int fixed, int check_every, double *Xout, int *iters, int *active) {
+__global__ void admm_persistent(int n, int k, const double *W, const double *K, size_t ks,
+                                const double *Q, size_t qs, const double *C, const double *WC,
+                                double *Z, double *U, const double *ynorm, double rho,
+                                int max_iters, double tol, int fixed, int check_every, double *Xout,
+                                int *iters, int *active) {
   BLORC_DYNAMIC_SHARED(double, sm);
   const int tid = threadIdx.x, j = blockIdx.x;
   double *sQ = sm, *sW = sQ + (size_t)k * k, *z = sW + (fixed ? 0 : (size_t)n * k);
   double *u = z + k, *t = u + k, *dz = t + k, *wc = dz + k, *red = wc + k;
-  for (int e = tid; e < k * k; e += blockDim.x) sQ[e] = Q[e];
+  for (int e = tid; e < k * k; e += blockDim.x) sQ[e] = Q[j * qs + e];
   if (!fixed)
     for (int e = tid; e < n * k; e += blockDim.x) sW[e] = W[e];
   for (int r = tid; r < k; r += blockDim.x) {
@@ -173,7 +192,7 @@ __global__ void admm_persistent(int n, int k, const double *W, const double *K, 
       __syncthreads();
     }
   }
-  form_x(n, k, K, C + (size_t)j * n, t, Xout + (size_t)j * n);
+  form_x(n, k, K + j * ks, C + (size_t)j * n, t, Xout + (size_t)j * n);
   for (int r = tid; r < k; r += blockDim.x)
     Z[(size_t)j * k + r] = z[r], U[(size_t)j * k + r] = u[r];
   if (tid == 0) iters[j] = converged ? it : max_iters, active[j] = !converged;
@@ -202,12 +221,20 @@ static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_
   int n = b->n, k = b->k, B = b->B, tk = cuda_threads_for(k), tn = cuda_threads_for(n);
   double rho = b->rho, one = 1, zero = 0;
   bool count_in_flight = false;
+  const bool per_sample = c->op == BLORC_OP_MASK;
+  const double *K = per_sample ? c->Kj : c->K;
+  const size_t ks = per_sample ? (size_t)n * k : 0;
   BLORC_TRY(z_minus_u(c, k, B, err));
   for (int it = 1; it <= o->max_iters; it++) {
-    BLORC_CUDA_CHECK(cudaMemcpyAsync(c->V, c->WC, (size_t)k * B * sizeof(double),
-                                     cudaMemcpyDeviceToDevice, c->stream));
-    BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, k, B, k, &one, c->Q, k, c->T,
-                                   k, &one, c->V, k));
+    if (per_sample) {
+      BLORC_LAUNCH(qt_kernel, B, tk, 0, c->stream)(k, c->Qj, c->WC, c->T, c->V);
+      BLORC_CUDA_CHECK_LAUNCH("qt");
+    } else {
+      BLORC_CUDA_CHECK(cudaMemcpyAsync(c->V, c->WC, (size_t)k * B * sizeof(double),
+                                       cudaMemcpyDeviceToDevice, c->stream));
+      BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, k, B, k, &one, c->Q, k,
+                                     c->T, k, &one, c->V, k));
+    }
     BLORC_LAUNCH(zu_kernel, B, tk, 0, c->stream)
     (k, 1.0 / rho, c->active, c->V, c->Z, c->U, c->D, c->r2);
     BLORC_CUDA_CHECK_LAUNCH("zu");
@@ -215,7 +242,7 @@ static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_
       BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->W, n,
                                      c->D, k, &zero, c->R, n));
       BLORC_LAUNCH(check_kernel, B, tn, 0, c->stream)
-      (n, k, it, rho, o->tol, c->R, c->r2, c->ynorm, c->K, c->C, c->T, c->Xout, c->iters,
+      (n, k, it, rho, o->tol, c->R, c->r2, c->ynorm, K, ks, c->C, c->T, c->Xout, c->iters,
        c->active);
       BLORC_CUDA_CHECK_LAUNCH("check");
       if (count_in_flight) {
@@ -238,10 +265,15 @@ static blorc_status admm_gemm(blorc_backend *b, const blorc_admm_opts *o, blorc_
     if (it < o->max_iters) BLORC_TRY(z_minus_u(c, k, B, err));
   }
   // x = C + K T for the columns that never stopped.
-  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Xa, c->C, (size_t)n * B * sizeof(double),
-                                   cudaMemcpyDeviceToDevice, c->stream));
-  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->K, n, c->T, k,
-                                 &one, c->Xa, n));
+  if (per_sample) {
+    BLORC_LAUNCH(form_x_kernel, B, tn, 0, c->stream)(n, k, c->Kj, c->C, c->T, c->Xa);
+    BLORC_CUDA_CHECK_LAUNCH("form_x");
+  } else {
+    BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Xa, c->C, (size_t)n * B * sizeof(double),
+                                     cudaMemcpyDeviceToDevice, c->stream));
+    BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, k, &one, c->K, n, c->T,
+                                   k, &one, c->Xa, n));
+  }
   BLORC_LAUNCH(copy_active, B, tn, 0, c->stream)(n, c->active, c->Xa, c->Xout);
   BLORC_CUDA_CHECK_LAUNCH("copy_active");
   return BLORC_OK;
@@ -253,8 +285,10 @@ static blorc_status admm_persistent_run(blorc_backend *b, const blorc_admm_opts 
   int n = b->n, k = b->k;
   BLORC_CUDA_CHECK(cudaFuncSetAttribute(admm_persistent,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  const bool per_sample = c->op == BLORC_OP_MASK;
   BLORC_LAUNCH(admm_persistent, b->B, cuda_threads_for(n > k ? n : k), smem, c->stream)
-  (n, k, c->W, c->K, c->Q, c->C, c->WC, c->Z, c->U, c->ynorm, b->rho, o->max_iters, o->tol,
+  (n, k, c->W, per_sample ? c->Kj : c->K, per_sample ? (size_t)n * k : 0, per_sample ? c->Qj : c->Q,
+   per_sample ? (size_t)k * k : 0, c->C, c->WC, c->Z, c->U, c->ynorm, b->rho, o->max_iters, o->tol,
    o->fixed, o->check_every, c->Xout, c->iters, c->active);
   BLORC_CUDA_CHECK_LAUNCH("admm_persistent");
   return BLORC_OK;
@@ -283,14 +317,18 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
   BLORC_LAUNCH(load_warm_start, B, cuda_threads_for(k), 0, c->stream)
   (k, 1.0 / b->rho, c->idx, c->Zall, c->Lall, c->Z, c->U);
   BLORC_CUDA_CHECK_LAUNCH("load_warm_start");
-  // C = (I + rho W^T W)^{-1} y.
-  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->C, c->Y, (size_t)n * B * sizeof(double),
-                                   cudaMemcpyDeviceToDevice, c->stream));
-  BLORC_CUSOLVER_CHECK(
-      cusolverDnDpotrs(c->solver, CUBLAS_FILL_MODE_LOWER, n, B, c->L, n, c->C, n, c->info));
-  const double one = 1, zero = 0;
-  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->C, n,
-                                 &zero, c->WC, k));
+  if (c->op == BLORC_OP_MASK) { /* per-sample factors, K_j, Q_j, C and W C (forward_op.cu) */
+    BLORC_CUDA_CHECK(cudaMemsetAsync(c->info, 0, sizeof(int), c->stream));
+    BLORC_TRY(cuda_op_factor_batch(b, err));
+  } else { /* C = (I + rho W^T W)^{-1} y (A^T y and its factor with an operator) */
+    BLORC_CUDA_CHECK(cudaMemcpyAsync(c->C, c->Y, (size_t)n * B * sizeof(double),
+                                     cudaMemcpyDeviceToDevice, c->stream));
+    BLORC_CUSOLVER_CHECK(
+        cusolverDnDpotrs(c->solver, CUBLAS_FILL_MODE_LOWER, n, B, c->L, n, c->C, n, c->info));
+    const double one = 1, zero = 0;
+    BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->C,
+                                   n, &zero, c->WC, k));
+  }
   BLORC_LAUNCH(init_flags, (B + 127) / 128, 128, 0, c->stream)
   (B, o->max_iters, c->iters, c->active);
   BLORC_CUDA_CHECK_LAUNCH("init_flags");

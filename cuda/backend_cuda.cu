@@ -32,7 +32,9 @@ void for_each_array(cuda_state *c, F f) {
   f((void **)&c->rn), f((void **)&c->wloss), f((void **)&c->redo), f((void **)&c->moved);
   f((void **)&c->At), f((void **)&c->Bop), f((void **)&c->Ym), f((void **)&c->Ry);
   f((void **)&c->Hy), f((void **)&c->GA), f((void **)&c->Mv), f((void **)&c->Fws);
-  f((void **)&c->uniq), f((void **)&c->wts), f((void **)&c->dmax);
+  f((void **)&c->uniq), f((void **)&c->wts), f((void **)&c->dmax), f((void **)&c->Mall);
+  f((void **)&c->Mk), f((void **)&c->Lj), f((void **)&c->Kj), f((void **)&c->Qj);
+  f((void **)&c->bad);
 }
 
 void cuda_destroy(blorc_backend *b) {
@@ -233,6 +235,7 @@ blorc_status cuda_select(blorc_backend *b, const size_t *idx, blorc_error *err) 
 }
 
 blorc_status copy_out(cuda_state *c, void *dst, const void *src, size_t bytes, blorc_error *err) {
+  if (bytes == 0) return BLORC_OK; /* e.g. dU/dA without a shared matrix */
   BLORC_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   return BLORC_OK;
@@ -321,7 +324,8 @@ constexpr char k_cuda_init[] = "CUDA backend", k_cuda_set_data[] = "set_data",
                k_cuda_signs[] = "signs", k_cuda_svd[] = "svd", k_cuda_closed_form[] = "closed_form",
                k_cuda_gradient[] = "gradient", k_cuda_certify[] = "certify",
                k_cuda_polish_step[] = "polish", k_cuda_read[] = "read", k_cuda_write[] = "write",
-               k_cuda_sync[] = "sync", k_cuda_set_operator[] = "set_operator";
+               k_cuda_sync[] = "sync", k_cuda_set_operator[] = "set_operator",
+               k_cuda_set_masks[] = "set_masks";
 
 }  // namespace
 
@@ -332,4 +336,4 @@ extern "C" const blorc_backend_ops blorc_cuda_ops = {
     BLORC_GUARD(cuda_admm),        BLORC_GUARD(cuda_signs),        BLORC_GUARD(cuda_svd),
     BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_certify),      BLORC_GUARD(cuda_polish_step),
     BLORC_GUARD(cuda_gradient),    BLORC_GUARD(cuda_read),         BLORC_GUARD(cuda_write),
-    BLORC_GUARD(cuda_sync),        BLORC_GUARD(cuda_set_operator), nullptr};
+    BLORC_GUARD(cuda_sync),        BLORC_GUARD(cuda_set_operator), BLORC_GUARD(cuda_set_masks)};

@@ -59,6 +59,10 @@ struct cuda_state {
   int *uniq;             // cap: the sample's C is nonsingular
   double *wts;           // cap: the gradient's sample weights (unique, and certified)
   double *dmax;          // 1: the largest diagonal entry of K_rho before its Cholesky
+  // per-sample masks (MASK): A_j = diag(mask_j), m = n
+  double *Mall, *Mk;     // n x N masks of the data set; n x cap gathered
+  double *Lj, *Kj, *Qj;  // per sample: n x n factor, n x k K, k x k Q (ADMM)
+  int *bad;              // cap: the sample's K_rho is singular
 };
 
 // Thrust's temporary storage per reduction: CUB's reduce needs a few KB for a batch.
@@ -90,6 +94,12 @@ blorc_status dev_alloc(const blorc_backend *b, void **p, size_t bytes, const cha
 // The forward operator (forward_op.cu).
 blorc_status cuda_set_operator(blorc_backend *b, blorc_operator_kind kind, int m, const double *A,
                                double ridge, blorc_error *err);
+// MASK: the data set's masks (N x n, validated by the dispatcher).
+blorc_status cuda_set_masks(blorc_backend *b, const double *masks, blorc_error *err);
+// MASK, at the start of ADMM: every sample's factor of diag(mask) + ridge I + rho W^T W (the
+// shared rho W^T W is in L), K_j, Q_j, C_j and W C_j; a singular one is an EINVAL naming the
+// first such sample.
+blorc_status cuda_op_factor_batch(blorc_backend *b, blorc_error *err);
 // After the gather: Y = A^T Ym and ||A^T y|| per column.
 blorc_status cuda_op_select(blorc_backend *b, blorc_error *err);
 // L = A^T A + ridge I + rho W^T W, Cholesky, singular K_rho an EINVAL naming the cause.

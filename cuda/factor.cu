@@ -56,6 +56,11 @@ blorc_status cuda_factor(blorc_backend *b, blorc_error *err) {
     BLORC_TRY(cuda_op_factor(b, err));
     return make_kq(c, n, k, rho, err);
   }
+  if (c->op == BLORC_OP_MASK) { /* the shared rho W^T W; each sample's factor is ADMM's */
+    BLORC_CUBLAS_CHECK(cublasDsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k, &rho, c->W,
+                                   n, &zero, c->L, n));
+    return BLORC_OK;
+  }
   BLORC_CUBLAS_CHECK(cublasDsyrk(c->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, n, k, &rho, c->W, n,
                                  &zero, c->L, n));
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->info, 0, sizeof(int), c->stream));

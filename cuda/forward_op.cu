@@ -5,7 +5,10 @@
 // null(W0), F = [A P; sqrt(ridge) P; V_r^T] has F^T F = P B P + V_r V_r^T, which acts as C
 // on null(W0) and as I on its complement, so M v = P R^{-1} R^{-T} P v from a Householder QR
 // F = Q R (one block per sample), never a Cholesky of a formed C (A may be ill conditioned).
-// Per-sample masks are not here yet (set_operator refuses them).
+// Per-sample inpainting masks (A_j = diag(mask_j)): each sample's factor of diag(mask_j) +
+// ridge I + rho W^T W, K_j and Q_j by one block per sample at the start of ADMM (as
+// src/cpu/admm.c does through cpu_op_factor_batch), and the same closed form with A P's rows
+// masked.
 #include <cmath>
 #include <vector>
 
@@ -39,11 +42,16 @@ __device__ void apply_p(int n, int r, const double *V, const double *v, double *
   __syncthreads();
 }
 
-// out = B v (B n x n symmetric, global); ends with a barrier.
-__device__ void apply_b(int n, const double *B, const double *v, double *out) {
+// out = B v: B n x n symmetric (global), or with masks (B NULL) diag(mask + ridge); ends with
+// a barrier.
+__device__ void apply_b(int n, const double *B, const double *mk, double ridge, const double *v,
+                        double *out) {
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     double a = 0;
-    for (int l = 0; l < n; l++) a += B[(size_t)l * n + i] * v[l];
+    if (B)
+      for (int l = 0; l < n; l++) a += B[(size_t)l * n + i] * v[l];
+    else
+      a = (mk[i] + ridge) * v[i];
     out[i] = a;
   }
   __syncthreads();
@@ -73,10 +81,11 @@ __device__ void solve_m(int n, int r, int ld, const double *V, const double *F, 
 // One block per sample. Shared: q, g, t, u, x, res (6n), coef (kn), red (32), tau-free QR.
 __global__ void op_closed_form_kernel(int n, int m, int k, int kn, int clean, double ridge,
                                       double tiny, const double *W, const double *At,
-                                      const double *Bop, const double *S, const double *Y,
-                                      const double *X, const double *Xa, const double *Vs,
-                                      const double *sv, const int *rank, double *Fws, double *Xs,
-                                      double *H, double *Wq, double *Wg, double *loss, int *uniq) {
+                                      const double *Bop, const double *Mk, const double *S,
+                                      const double *Y, const double *X, const double *Xa,
+                                      const double *Vs, const double *sv, const int *rank,
+                                      double *Fws, double *Xs, double *H, double *Wq, double *Wg,
+                                      double *loss, int *uniq) {
   BLORC_DYNAMIC_SHARED(double, sm);
   double *q = sm, *g = q + n, *t = g + n, *u = t + n, *x = u + n, *res = x + n;
   double *coef = res + n, *red = coef + kn;
@@ -97,11 +106,15 @@ __global__ void op_closed_form_kernel(int n, int m, int k, int kn, int clean, do
     F[(size_t)col * ld + m + n + i] = i < r ? V[(size_t)i * n + col] : 0.0;
   }
   __syncthreads();
-  // Top block <- A P (A row-major m x n is At column-major n x m).
+  // Top block <- A P (A row-major m x n is At column-major n x m; masks: P's rows masked).
+  const double *mk = Mk ? Mk + (size_t)j * n : nullptr;
   for (size_t e = threadIdx.x; e < (size_t)m * n; e += blockDim.x) {
     int i = (int)(e % m), col = (int)(e / m);
     double a = 0;
-    for (int l = 0; l < n; l++) a += At[(size_t)i * n + l] * F[(size_t)col * ld + m + l];
+    if (mk)
+      a = mk[i] * F[(size_t)col * ld + m + i];
+    else
+      for (int l = 0; l < n; l++) a += At[(size_t)i * n + l] * F[(size_t)col * ld + m + l];
     F[(size_t)col * ld + i] = a;
   }
   __syncthreads();
@@ -154,7 +167,7 @@ __global__ void op_closed_form_kernel(int n, int m, int k, int kn, int clean, do
     return;
   }
   solve_m(n, r, ld, V, F, q, t, u, x, coef);
-  apply_b(n, Bop, x, res);
+  apply_b(n, Bop, mk, ridge, x, res);
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     res[i] = q[i] - res[i]; /* q - B x* */
     xs[i] = x[i];
@@ -171,7 +184,7 @@ __global__ void op_closed_form_kernel(int n, int m, int k, int kn, int clean, do
   l = block_sum(l, red);
   if (threadIdx.x == 0) loss[j] = 0.5 * l;
   solve_m(n, r, ld, V, F, g, t, u, x, coef); /* x <- h */
-  apply_b(n, Bop, x, res);
+  apply_b(n, Bop, mk, ridge, x, res);
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     res[i] = g[i] - res[i]; /* g - B h */
     h[i] = x[i];
@@ -229,27 +242,115 @@ __global__ void add_diagonal_kernel(int n, double v, double *M) {
   for (int i = threadIdx.x; i < n; i += blockDim.x) M[(size_t)i * n + i] += v;
 }
 
+// Masks: gathers each batch column's mask and forms A^T y = mask .* y.
+__global__ void gather_masks_kernel(int n, const size_t *idx, const double *Mall, double *Mk,
+                                    const double *Ym, double *Y) {
+  int j = blockIdx.x;
+  size_t t = idx[j];
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    double v = Mall[t * n + i];
+    Mk[(size_t)j * n + i] = v;
+    Y[(size_t)j * n + i] = v * Ym[(size_t)j * n + i];
+  }
+}
+
+// out = (mask + add) .* X over n x B (add: the ridge for B x, 0 for A h).
+__global__ void mask_times_kernel(size_t len, const double *Mk, double add, const double *X,
+                                  double *out) {
+  for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < len;
+       e += (size_t)gridDim.x * blockDim.x)
+    out[e] = (Mk[e] + add) * X[e];
+}
+
+// One block per sample: L_j = lower(rho W^T W) + diag(mask_j + ridge), its Cholesky (right
+// looking; a pivot <= 0 or below 1e-13 of the largest diagonal entry is singular, as on the
+// CPU), then K_j = rho L_j^-T L_j^-1 W^T and C_j = L_j^-T L_j^-1 (A^T y)_j by one thread per
+// right-hand side, Q_j = W K_j and W C_j.
+__global__ void mask_factor_kernel(int n, int k, double rho, double ridge, const double *WtW,
+                                   const double *W, const double *Mk, const double *Y, double *Lj,
+                                   double *Kj, double *Qj, double *C, double *WC, int *bad) {
+  BLORC_SHARED(double, piv, 2);
+  const int j = blockIdx.x, T = blockDim.x;
+  double *L = Lj + (size_t)j * n * n, *K = Kj + (size_t)j * n * k, *Q = Qj + (size_t)j * k * k;
+  double *cj = C + (size_t)j * n;
+  const double *mk = Mk + (size_t)j * n;
+  for (size_t e = threadIdx.x; e < (size_t)n * n; e += T) {
+    int i = (int)(e % n), col = (int)(e / n);
+    L[e] = i < col ? 0.0 : WtW[e] + (i == col ? mk[i] + ridge : 0.0);
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double d = 0;
+    for (int i = 0; i < n; i++) d = fmax(d, L[(size_t)i * n + i]);
+    piv[0] = d;
+  }
+  for (int c = 0; c < n; c++) {
+    __syncthreads();
+    if (threadIdx.x == 0) piv[1] = L[(size_t)c * n + c];
+    __syncthreads();
+    double d = piv[1];
+    if (!(d > 1e-13 * piv[0])) { /* the same value in every thread: the block leaves together */
+      if (threadIdx.x == 0) bad[j] = 1;
+      return;
+    }
+    double sd = sqrt(d);
+    for (int i = c + threadIdx.x; i < n; i += T)
+      L[(size_t)c * n + i] = i == c ? sd : L[(size_t)c * n + i] / sd;
+    __syncthreads();
+    int rest = n - c - 1;
+    for (size_t e = threadIdx.x; e < (size_t)rest * rest; e += T) {
+      int i = c + 1 + (int)(e % rest), l = c + 1 + (int)(e / rest);
+      if (i >= l) L[(size_t)l * n + i] -= L[(size_t)c * n + i] * L[(size_t)c * n + l];
+    }
+  }
+  if (threadIdx.x == 0) bad[j] = 0;
+  __syncthreads();
+  for (int r = threadIdx.x; r <= k; r += T) { /* column r of rho W^T, or the data (r = k) */
+    double *x = r < k ? K + (size_t)r * n : cj;
+    for (int i = 0; i < n; i++) x[i] = r < k ? rho * W[(size_t)r * n + i] : Y[(size_t)j * n + i];
+    for (int i = 0; i < n; i++) { /* L z = b */
+      double a = x[i];
+      for (int l = 0; l < i; l++) a -= L[(size_t)l * n + i] * x[l];
+      x[i] = a / L[(size_t)i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) { /* L^T x = z */
+      double a = x[i];
+      for (int l = i + 1; l < n; l++) a -= L[(size_t)i * n + l] * x[l];
+      x[i] = a / L[(size_t)i * n + i];
+    }
+  }
+  __syncthreads();
+  for (size_t e = threadIdx.x; e < (size_t)k * k; e += T) { /* Q = W K, column-major k x k */
+    int r = (int)(e % k), q = (int)(e / k);
+    double a = 0;
+    for (int i = 0; i < n; i++) a += W[(size_t)r * n + i] * K[(size_t)q * n + i];
+    Q[e] = a;
+  }
+  for (int r = threadIdx.x; r < k; r += T) {
+    double a = 0;
+    for (int i = 0; i < n; i++) a += W[(size_t)r * n + i] * cj[i];
+    WC[(size_t)j * k + r] = a;
+  }
+}
+
 }  // namespace
 
 static void free_operator(cuda_state *c) {
-  double **bufs[] = {&c->At, &c->Bop, &c->Ym,  &c->Ry,  &c->Hy,
-                     &c->GA, &c->Mv,  &c->Fws, &c->wts, &c->dmax};
+  double **bufs[] = {&c->At,  &c->Bop,  &c->Ym,   &c->Ry, &c->Hy, &c->GA, &c->Mv, &c->Fws,
+                     &c->wts, &c->dmax, &c->Mall, &c->Mk, &c->Lj, &c->Kj, &c->Qj};
   for (double **p : bufs) {
     if (*p) cudaFree(*p);
     *p = nullptr;
   }
-  if (c->uniq) cudaFree(c->uniq);
-  c->uniq = nullptr;
+  for (int **p : {&c->uniq, &c->bad}) {
+    if (*p) cudaFree(*p);
+    *p = nullptr;
+  }
 }
 
 blorc_status cuda_set_operator(blorc_backend *b, blorc_operator_kind kind, int m, const double *A,
                                double ridge, blorc_error *err) {
   cuda_state *c = cuda_of(b);
-  if (kind == BLORC_OP_MASK)
-    return blorc_fail(err, BLORC_EINVAL,
-                      "operator mask: the %s backend has the identity and shared matrices so far "
-                      "(use --device cpu for per-sample masks)",
-                      b->ops->name);
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   free_operator(c);
   for (double **p : {&c->Xall, &c->Yall, &c->Zall, &c->Lall}) { /* the data set goes */
@@ -258,17 +359,23 @@ blorc_status cuda_set_operator(blorc_backend *b, blorc_operator_kind kind, int m
   }
   c->op = BLORC_OP_IDENTITY;
   if (kind == BLORC_OP_IDENTITY) return BLORC_OK;
-  size_t n = b->n, cap = b->cap, mm = (size_t)m, d = sizeof(double);
+  size_t n = b->n, k = b->k, cap = b->cap, mm = (size_t)m, d = sizeof(double);
+  const bool mat = kind == BLORC_OP_MATRIX, mask = !mat;
   struct {
     void **p;
     size_t bytes;
     const char *what;
-  } arrays[] = {{(void **)&c->At, mm * n * d, "the operator A"},
-                {(void **)&c->Bop, n * n * d, "A^T A"},
+  } arrays[] = {{(void **)&c->At, mat ? mm * n * d : 0, "the operator A"},
+                {(void **)&c->Bop, mat ? n * n * d : 0, "A^T A"},
+                {(void **)&c->GA, mat ? mm * n * d : 0, "dU/dA"},
+                {(void **)&c->Mk, mask ? n * cap * d : 0, "the batch's masks"},
+                {(void **)&c->Lj, mask ? n * n * cap * d : 0, "per-sample factors"},
+                {(void **)&c->Kj, mask ? n * k * cap * d : 0, "per-sample K"},
+                {(void **)&c->Qj, mask ? k * k * cap * d : 0, "per-sample Q"},
+                {(void **)&c->bad, mask ? cap * sizeof(int) : 0, "per-sample flags"},
                 {(void **)&c->Ym, mm * cap * d, "measurements"},
                 {(void **)&c->Ry, mm * cap * d, "measurement residuals"},
                 {(void **)&c->Hy, mm * cap * d, "A h"},
-                {(void **)&c->GA, mm * n * d, "dU/dA"},
                 {(void **)&c->Mv, n * cap * d, "B x*"},
                 {(void **)&c->Fws, (mm + 2 * n) * n * cap * d, "the closed form's QR"},
                 {(void **)&c->wts, cap * d, "sample weights"},
@@ -276,10 +383,15 @@ blorc_status cuda_set_operator(blorc_backend *b, blorc_operator_kind kind, int m
                 {(void **)&c->uniq, cap * sizeof(int), "uniqueness flags"}};
   blorc_status st = BLORC_OK;
   for (auto &a : arrays)
-    if (st == BLORC_OK) st = dev_alloc(b, a.p, a.bytes, a.what, err);
+    if (st == BLORC_OK && a.bytes) st = dev_alloc(b, a.p, a.bytes, a.what, err);
   if (st != BLORC_OK) {
     free_operator(c);
     return st;
+  }
+  if (mask) { /* ||diag(mask) + ridge I|| <= 1 + ridge: the CPU's scale */
+    c->anorm = std::sqrt(1.0 + ridge);
+    c->op = kind, c->m = m, c->ridge = ridge;
+    return BLORC_OK;
   }
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->At, A, mm * n * d, cudaMemcpyHostToDevice, c->stream));
   double one = 1, zero = 0;
@@ -309,12 +421,30 @@ blorc_status cuda_set_operator(blorc_backend *b, blorc_operator_kind kind, int m
   return BLORC_OK;
 }
 
+blorc_status cuda_set_masks(blorc_backend *b, const double *masks, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  size_t bytes = b->N * (size_t)b->n * sizeof(double);
+  double *fresh = nullptr; /* allocated before the old set goes, as set_data does */
+  BLORC_TRY(dev_alloc(b, (void **)&fresh, bytes, "the data set's masks", err));
+  if (c->Mall) BLORC_CUDA_CHECK(cudaFree(c->Mall));
+  c->Mall = fresh;
+  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Mall, masks, bytes, cudaMemcpyHostToDevice, c->stream));
+  BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  return BLORC_OK;
+}
+
 blorc_status cuda_op_select(blorc_backend *b, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   int n = b->n, B = b->B;
   double one = 1, zero = 0;
-  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, c->m, &one, c->At, n,
-                                 c->Ym, c->m, &zero, c->Y, n));
+  if (c->op == BLORC_OP_MASK) {
+    BLORC_LAUNCH(gather_masks_kernel, B, cuda_threads_for(n), 0, c->stream)
+    (n, c->idx, c->Mall, c->Mk, c->Ym, c->Y);
+    BLORC_CUDA_CHECK_LAUNCH("select: masks");
+  } else {
+    BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, c->m, &one, c->At, n,
+                                   c->Ym, c->m, &zero, c->Y, n));
+  }
   BLORC_LAUNCH(column_norms_kernel, B, 64, 0, c->stream)(n, c->Y, c->ynorm);
   BLORC_CUDA_CHECK_LAUNCH("select: norms of A^T y");
   return BLORC_OK;
@@ -353,6 +483,28 @@ blorc_status cuda_op_factor(blorc_backend *b, blorc_error *err) {
   return BLORC_OK;
 }
 
+blorc_status cuda_op_factor_batch(blorc_backend *b, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  int n = b->n, k = b->k, B = b->B;
+  BLORC_LAUNCH(mask_factor_kernel, B, cuda_threads_for(n > k ? n : k), 0, c->stream)
+  (n, k, b->rho, c->ridge, c->L, c->W, c->Mk, c->Y, c->Lj, c->Kj, c->Qj, c->C, c->WC, c->bad);
+  BLORC_CUDA_CHECK_LAUNCH("admm: per-sample factors");
+  std::vector<int> bad(B);
+  BLORC_CUDA_CHECK(
+      cudaMemcpyAsync(bad.data(), c->bad, B * sizeof(int), cudaMemcpyDeviceToHost, c->stream));
+  BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  for (int j = 0; j < B; j++) {
+    if (!bad[j]) continue;
+    size_t t = 0;
+    BLORC_CUDA_CHECK(cudaMemcpy(&t, c->idx + j, sizeof t, cudaMemcpyDeviceToHost));
+    return blorc_fail(err, BLORC_EINVAL,
+                      "factor (batch sample %d, data-set signal %zu): A^T A + rho W^T W is "
+                      "singular: null(A) and null(W) meet (operator.ridge > 0 makes it definite)",
+                      j, t);
+  }
+  return BLORC_OK;
+}
+
 blorc_status cuda_op_closed_form(blorc_backend *b, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   int n = b->n, k = b->k, kn = b->kn, B = b->B;
@@ -363,14 +515,21 @@ blorc_status cuda_op_closed_form(blorc_backend *b, blorc_error *err) {
   int threads = cuda_threads_for(n > c->m ? n : c->m);
   BLORC_LAUNCH(op_closed_form_kernel, B, threads, smem, c->stream)
   (n, c->m, k, kn, b->has_clean, c->ridge, 1e-10 * (c->anorm > 0 ? c->anorm : 1.0), c->W, c->At,
-   c->Bop, c->S, c->Y, c->X, c->Xout, c->Vs, c->sv, c->rank, c->Fws, c->Xs, c->H, c->Wq, c->Wg,
-   c->loss, c->uniq);
+   c->Bop, c->op == BLORC_OP_MASK ? c->Mk : nullptr, c->S, c->Y, c->X, c->Xout, c->Vs, c->sv,
+   c->rank, c->Fws, c->Xs, c->H, c->Wq, c->Wg, c->loss, c->uniq);
   BLORC_CUDA_CHECK_LAUNCH("closed_form (operator)");
   return BLORC_OK;
 }
 
 blorc_status cuda_op_normal(cuda_state *c, int n, int B, const double *X, blorc_error *err) {
   double one = 1, zero = 0;
+  if (c->op == BLORC_OP_MASK) {
+    size_t len = (size_t)n * B;
+    BLORC_LAUNCH(mask_times_kernel, cuda_grid_for(len), 256, 0, c->stream)
+    (len, c->Mk, c->ridge, X, c->Mv);
+    BLORC_CUDA_CHECK_LAUNCH("B x*");
+    return BLORC_OK;
+  }
   BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, B, n, &one, c->Bop, n, X, n,
                                  &zero, c->Mv, n));
   return BLORC_OK;
@@ -380,6 +539,13 @@ blorc_status cuda_op_gradient(blorc_backend *b, const double *w, double scale, b
   cuda_state *c = cuda_of(b);
   int n = b->n, m = c->m, B = b->B;
   double one = 1, zero = 0, minus = -scale;
+  if (c->op == BLORC_OP_MASK) { /* A h = mask .* h; no shared A to differentiate */
+    size_t len = (size_t)n * B;
+    BLORC_LAUNCH(mask_times_kernel, cuda_grid_for(len), 256, 0, c->stream)
+    (len, c->Mk, 0.0, c->H, c->Hy);
+    BLORC_CUDA_CHECK_LAUNCH("gradient: A h");
+    return BLORC_OK;
+  }
   // Hy = A H; Ry = A X*, then weighted residuals; GA = scale [H Ry^T - X* (w Hy)^T] is
   // dU/dA^T = mean of (y - A x*) h^T - (A h) x*^T (scale = 1 / samples used), stored as its
   // n x m transpose.

@@ -175,13 +175,7 @@ static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error
   const char *dev = r->cfg->device;
   int cap = r->cfg->batch;
   blorc_status st;
-  /* The CUDA backend has no per-sample masks yet: auto picks the CPU for them (cuda is
-   * refused by blorc_set_operator with a message saying so). */
-  int op_auto_cpu = r->op.kind == BLORC_OP_MASK && strcmp(dev, "auto") == 0;
-  if (op_auto_cpu && blorc_cuda_available() && h && h->on_start)
-    h->on_start("device auto: the CUDA backend has no per-sample masks yet, using cpu", h->user);
-  if (!op_auto_cpu && strcmp(dev, "cpu") != 0 &&
-      (strcmp(dev, "cuda") == 0 || blorc_cuda_available())) {
+  if (strcmp(dev, "cpu") != 0 && (strcmp(dev, "cuda") == 0 || blorc_cuda_available())) {
     st = blorc_backend_create(BLORC_DEVICE_CUDA, r->n, r->k, cap, &r->b, err);
     if (st == BLORC_OK || strcmp(dev, "cuda") == 0) return st;
     if (h && h->on_start) h->on_start("device auto: CUDA backend unavailable, using cpu", h->user);

@@ -349,9 +349,10 @@ TEST(GpuSchedules, PolishIsBitIdenticalUnderThreeSchedules) {
 }  // namespace
 
 // Forward operators (issue 16, cuda/forward_op.cu against src/cpu/forward_op.c): a shared
-// matrix (compressed sensing m = n/2, a dense square one, a 1D blur) through every stage and
-// the polish; each sample with the same pattern on both sides agrees in uniqueness, x*, a, b,
-// h and the certificate, and the gradients in W, y and A agree where every pattern does.
+// matrix (compressed sensing m = n/2, a dense square one, a 1D blur) and per-sample masks (30 %
+// missing, with and without a ridge) through every stage and the polish; each sample with the same
+// pattern on both sides agrees in uniqueness, x*, a, b, h and the certificate, and the gradients in
+// W, y and A agree where every pattern does.
 struct OpCase {
   const char *op;
   int n, k;
@@ -366,10 +367,19 @@ TEST_P(GpuOperator, StagesMatchTheCpuBackend) {
   prob::Problem p = prob::make(3000 + n + k, n, k, B, 0.6);
   ref::Rand r(77 + k);
   std::string op = c.op;
+  bool masks = op.rfind("mask", 0) == 0;
+  double ridge = op == "mask_ridge" ? 1e-3 : 0.0;
   int m = op == "cs" ? n / 2 : n;
   ref::Vec A = op == "blur" ? prob::blur_matrix(n, 1.0)
                             : ref::random_matrix(r, m, n, 1.0 / std::sqrt((double)m));
-  ref::Vec Y = prob::measure(A, m, n, p.X, B, 0.1, 5 + k);
+  ref::Vec Y = prob::measure(A, m, n, p.X, B, 0.1, 5 + k), M((size_t)B * n, 1.0);
+  if (masks) {
+    Y.assign((size_t)B * n, 0.0);
+    for (size_t e = 0; e < M.size(); e++) {
+      M[e] = r.uniform() < 0.3 ? 0.0 : 1.0;
+      Y[e] = M[e] * (p.X[e] + 0.1 * r.normal());
+    }
+  }
   lib::Run cpu(n, k, B, BLORC_DEVICE_CPU), gpu(n, k, B, BLORC_DEVICE_CUDA);
   lib::Run *runs[2] = {&cpu, &gpu};
   lib::Params prm;
@@ -381,16 +391,19 @@ TEST_P(GpuOperator, StagesMatchTheCpuBackend) {
   lib::Vec G[2];
   for (int d = 0; d < 2; d++) {
     blorc_error e{};
-    ASSERT_EQ(blorc_set_operator(runs[d]->get(), BLORC_OP_MATRIX, m, A.data(), 0, &e), BLORC_OK)
+    ASSERT_EQ(blorc_set_operator(runs[d]->get(), masks ? BLORC_OP_MASK : BLORC_OP_MATRIX, m,
+                                 masks ? nullptr : A.data(), ridge, &e),
+              BLORC_OK)
         << e.msg;
     ASSERT_EQ(blorc_set_data(runs[d]->get(), B, p.X.data(), Y.data(), &e), BLORC_OK) << e.msg;
+    if (masks) ASSERT_EQ(blorc_set_masks(runs[d]->get(), M.data(), &e), BLORC_OK) << e.msg;
     runs[d]->set_W(p.W);
     runs[d]->select_first(B);
     runs[d]->solve(prm);
     runs[d]->analyse(prm);
     runs[d]->polish(1e-9);
     runs[d]->gradient();
-    for (int q = 0; q < 10; q++) buf[d][q] = runs[d]->read(which[q]);
+    for (int q = 0; q < (masks ? 9 : 10); q++) buf[d][q] = runs[d]->read(which[q]);
     G[d] = runs[d]->read(BLORC_BUF_GRAD);
   }
   EXPECT_LE(rel(buf[1][0], buf[0][0]), 1e-9) << "ADMM's x";
@@ -423,16 +436,54 @@ TEST_P(GpuOperator, StagesMatchTheCpuBackend) {
 INSTANTIATE_TEST_SUITE_P(Shapes, GpuOperator,
                          ::testing::Values(OpCase{"cs", 16, 8}, OpCase{"cs", 16, 16},
                                            OpCase{"cs", 16, 32}, OpCase{"dense", 16, 16},
-                                           OpCase{"blur", 16, 8}, OpCase{"blur", 16, 32}),
+                                           OpCase{"blur", 16, 8}, OpCase{"blur", 16, 32},
+                                           OpCase{"mask", 16, 16}, OpCase{"mask_ridge", 16, 8},
+                                           OpCase{"mask_ridge", 16, 32}),
                          [](const auto &info) {
                            return std::string(info.param.op) + "_n" + std::to_string(info.param.n) +
                                   "_k" + std::to_string(info.param.k);
                          });
 
+// Per-sample masks through both ADMM variants (per-sample K_j and Q_j in each): the same
+// iterate as the CPU after a fixed number of iterations, and the same stopping counts.
+TEST(Gpu, MaskedAdmmVariantsMatchTheCpu) {
+  NEED_GPU();
+  const int n = 16, k = 24, B = 5;
+  prob::Problem p = prob::make(55, n, k, B, 0.6);
+  ref::Rand r(3);
+  ref::Vec M((size_t)B * n), Y((size_t)B * n);
+  for (size_t e = 0; e < M.size(); e++) {
+    M[e] = r.uniform() < 0.3 ? 0.0 : 1.0;
+    Y[e] = M[e] * (p.X[e] + 0.1 * r.normal());
+  }
+  for (int variant : {BLORC_ADMM_GEMM, BLORC_ADMM_PERSISTENT})
+    for (int fixed : {1, 0}) {
+      lib::Vec x[2], it[2];
+      for (int d = 0; d < 2; d++) {
+        lib::Run run(n, k, B, d ? BLORC_DEVICE_CUDA : BLORC_DEVICE_CPU);
+        blorc_error e{};
+        ASSERT_EQ(blorc_set_operator(run.get(), BLORC_OP_MASK, n, nullptr, 1e-3, &e), BLORC_OK);
+        ASSERT_EQ(blorc_set_data(run.get(), B, p.X.data(), Y.data(), &e), BLORC_OK) << e.msg;
+        ASSERT_EQ(blorc_set_masks(run.get(), M.data(), &e), BLORC_OK) << e.msg;
+        run.set_W(p.W);
+        run.select_first(B);
+        lib::Params prm;
+        prm.admm.fixed = fixed, prm.admm.max_iters = fixed ? 300 : 20000, prm.admm.tol = 1e-10;
+        prm.admm.variant = variant;
+        run.solve(prm);
+        x[d] = run.read(BLORC_BUF_X_ADMM);
+        it[d] = run.read(BLORC_BUF_ITERS);
+      }
+      EXPECT_LE(rel(x[1], x[0]), fixed ? 1e-10 : 1e-8) << "variant " << variant;
+      if (fixed) EXPECT_EQ(it[1], it[0]) << "variant " << variant;
+    }
+}
+
 // Samples without a unique minimiser (the pattern read with gamma = 0 from 3 ADMM iterations:
 // every row nonzero, so C = A^T A of rank m < n) are marked on the GPU as on the CPU, and a
 // batch of only such samples has no gradient; a singular K_rho is refused naming the cause;
-// per-sample masks are not on the GPU yet and say so.
+// a singular per-sample factor (a mask that observes nothing, W with constants in its null
+// space) is refused naming the sample, with the CPU's message.
 TEST(Gpu, OperatorUniquenessAndErrorsMatchTheCpu) {
   NEED_GPU();
   const int n = 16, k = 16, B = 3;
@@ -464,7 +515,21 @@ TEST(Gpu, OperatorUniquenessAndErrorsMatchTheCpu) {
   fd.select_first(1);
   EXPECT_EQ(blorc_factor(fd.get(), 1.0, &e), BLORC_EINVAL);
   EXPECT_NE(std::string(e.msg).find("null(A) and null(W) meet"), std::string::npos) << e.msg;
-  EXPECT_EQ(blorc_set_operator(fd.get(), BLORC_OP_MASK, n, nullptr, 0, &e), BLORC_EINVAL);
-  EXPECT_NE(std::string(e.msg).find("identity and shared matrices so far"), std::string::npos)
-      << e.msg;
+  std::string msg[2];
+  for (int d = 0; d < 2; d++) {
+    lib::Run run(n, n - 1, 2, d ? BLORC_DEVICE_CUDA : BLORC_DEVICE_CPU);
+    ref::Vec X2(p.X.begin(), p.X.begin() + 2 * n), M(2 * (size_t)n, 1.0);
+    std::fill(M.begin() + n, M.end(), 0.0);  // the second signal observes nothing
+    ASSERT_EQ(blorc_set_operator(run.get(), BLORC_OP_MASK, n, nullptr, 0, &e), BLORC_OK) << e.msg;
+    ASSERT_EQ(blorc_set_data(run.get(), 2, X2.data(), X2.data(), &e), BLORC_OK) << e.msg;
+    ASSERT_EQ(blorc_set_masks(run.get(), M.data(), &e), BLORC_OK) << e.msg;
+    run.set_W(D);
+    run.select_first(2);
+    ASSERT_EQ(blorc_factor(run.get(), 1.0, &e), BLORC_OK) << e.msg;
+    blorc_admm_opts o = blorc_admm_defaults();
+    EXPECT_EQ(blorc_admm(run.get(), &o, nullptr, &e), BLORC_EINVAL);
+    msg[d] = e.msg;
+  }
+  EXPECT_NE(msg[1].find("batch sample 1, data-set signal 1"), std::string::npos) << msg[1];
+  EXPECT_EQ(msg[1], msg[0]);
 }

@@ -86,8 +86,5 @@ int cli_find_config(const char *cmd, const char *name, char *out, size_t cap);
 
 /* cpu, cuda or auto (cuda when this build has a usable device). */
 int cli_device(const char *cmd, const char *s, blorc_device *dev);
-/* auto picks the CPU where the CUDA backend lacks the operator (per-sample masks, so far); an
- * explicit cuda is left for blorc_set_operator to refuse with its message. */
-blorc_device cli_device_for(const char *s, blorc_device dev, const cli_operator *o);
 
 #endif

@@ -67,7 +67,6 @@ int cmd_eval(int argc, char **argv) {
     return cli_usage_error(C, "--baseline '%s': expected tv, dct, tv2d or none", base);
   blorc_device dev;
   if (cli_device(C, dev_s, &dev)) return 2;
-  dev = cli_device_for(dev_s, dev, &copt);
   blorc_array W = {0}, X = {0}, Y = {0}, TX = {0}, TY = {0}, M = {0}, TM = {0};
   blorc_operator op = {0};
   blorc_status st = cli_load_matrix("--transform", wpath, 0, &W, &e);

@@ -58,7 +58,6 @@ int cmd_grad(int argc, char **argv) {
     return cli_usage_error(C, "--transform, --clean, --noisy and --output are required");
   blorc_device dev;
   if (cli_device(C, dev_s, &dev)) return 2;
-  dev = cli_device_for(dev_s, dev, &copt);
   blorc_error e = {0};
   blorc_array W = {0}, X = {0}, Y = {0}, M = {0};
   blorc_operator op = {0};

@@ -101,10 +101,6 @@ int cli_device(const char *cmd, const char *s, blorc_device *dev) {
   return 0;
 }
 
-blorc_device cli_device_for(const char *s, blorc_device dev, const cli_operator *o) {
-  return strcmp(s, "auto") == 0 && strncmp(o->spec, "inpaint:", 8) == 0 ? BLORC_DEVICE_CPU : dev;
-}
-
 int cli_solver_flag(const char *cmd, int opt, const char *arg, blorc_denoise_opts *o,
                     const char **device) {
   long long iters;
