@@ -92,8 +92,8 @@ inline Problem dependent(Dependent kind, double eps, uint64_t seed, int B) {
   return p;
 }
 
-// Gaussian blur of width sigma (truncated at 3 sigma, rows normalised to sum 1, zero outside):
-// the tests' own, independent of blorc_operator_parse's.
+// Gaussian blur of width sigma (truncated at 3 sigma, the kernel normalised to sum 1, zero
+// outside the signal, so rows near the ends sum to less): the tests' own.
 inline ref::Vec blur_matrix(int n, double sigma) {
   ref::Vec A((size_t)n * n, 0.0);
   int half = (int)std::ceil(3 * sigma);

@@ -411,3 +411,83 @@ TEST(Operator, BadInputIsRefusedWithAMessageNamingIt) {
 }
 
 }  // namespace
+
+namespace {
+
+// blorc_operator_parse's documented blur: Gaussian taps to 3 sigma, each row normalised over
+// the taps inside the signal (so that constants pass unchanged).
+ref::Vec inside_normalised_blur(int n, double sigma) {
+  ref::Vec A((size_t)n * n, 0.0);
+  int half = (int)std::ceil(3 * sigma);
+  for (int i = 0; i < n; i++) {
+    double s = 0;
+    for (int c = std::max(0, i - half); c <= std::min(n - 1, i + half); c++)
+      s += A[(size_t)i * n + c] = std::exp(-0.5 * (c - i) * (c - i) / (sigma * sigma));
+    for (int c = 0; c < n; c++) A[(size_t)i * n + c] /= s;
+  }
+  return A;
+}
+
+// The operators a spec names (src/operator.c) against the tests' own constructions.
+TEST(Operator, SpecsBuildTheMatricesTheyName) {
+  blorc_operator op;
+  blorc_error e{};
+  // blur:S is the tests' blur matrix; blur2d:S on 4 x 4 patches is the Kronecker product of
+  // the 1D blur of length 4 with itself (pixel (r, c) at index 4 r + c).
+  ASSERT_EQ(blorc_operator_parse("blur:1.5", 12, 0, 0, "t", &op, &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(op.kind, BLORC_OP_MATRIX);
+  EXPECT_EQ(op.m, 12);
+  ref::Vec want = inside_normalised_blur(12, 1.5);
+  EXPECT_LE(ref::rel_diff(ref::Vec(op.A, op.A + 144), want), 1e-15);
+  blorc_operator_free(&op);
+  ASSERT_EQ(blorc_operator_parse("blur2d:0.8", 16, 0, 0, "t", &op, &e), BLORC_OK) << e.msg;
+  ref::Vec t = inside_normalised_blur(4, 0.8);
+  for (int r1 = 0; r1 < 4; r1++)
+    for (int c1 = 0; c1 < 4; c1++)
+      for (int r2 = 0; r2 < 4; r2++)
+        for (int c2 = 0; c2 < 4; c2++)
+          EXPECT_NEAR(op.A[(size_t)(4 * r1 + c1) * 16 + 4 * r2 + c2],
+                      t[r1 * 4 + r2] * t[c1 * 4 + c2], 1e-15);
+  blorc_operator_free(&op);
+  // cs:M: M x n, entries of variance 1/M, the same for the same seed and not for another.
+  blorc_operator a, b, c;
+  ASSERT_EQ(blorc_operator_parse("cs:200", 50, 7, 0, "t", &a, &e), BLORC_OK) << e.msg;
+  ASSERT_EQ(blorc_operator_parse("cs:200", 50, 7, 0, "t", &b, &e), BLORC_OK);
+  ASSERT_EQ(blorc_operator_parse("cs:200", 50, 8, 0, "t", &c, &e), BLORC_OK);
+  EXPECT_EQ(a.m, 200);
+  EXPECT_EQ(std::memcmp(a.A, b.A, sizeof(double) * 200 * 50), 0);
+  EXPECT_NE(std::memcmp(a.A, c.A, sizeof(double) * 200 * 50), 0);
+  double var = 0;
+  for (int i = 0; i < 200 * 50; i++) var += a.A[i] * a.A[i] / (200 * 50);
+  // 10000 draws of N(0, 1/200): the sample variance is 0.005 within 4 % (5 standard errors).
+  EXPECT_NEAR(var, 1.0 / 200, 0.04 / 200);
+  blorc_operator_free(&a), blorc_operator_free(&b), blorc_operator_free(&c);
+  // inpaint:F draws masks with the share F missing, at least one entry observed per row.
+  ASSERT_EQ(blorc_operator_parse("inpaint:0.25", 8, 0, 0, "t", &op, &e), BLORC_OK);
+  EXPECT_EQ(op.kind, BLORC_OP_MASK);
+  std::vector<double> M(4000 * 8);
+  blorc_rng rng;
+  blorc_rng_seed(&rng, 3);
+  blorc_operator_draw_masks(&op, 4000, &rng, M.data());
+  double missing = 0;
+  for (double v : M) missing += v == 0.0;
+  EXPECT_NEAR(missing / M.size(), 0.25, 0.02);  // sd 0.0024
+  EXPECT_EQ(blorc_operator_check_masks(M.data(), 4000, 8, "m", &e), BLORC_OK) << e.msg;
+  blorc_operator_free(&op);
+  // A file: the matrix as saved.
+  std::string path = std::string(BLORC_TEST_TMPDIR) + "/op_spec_a.npy";
+  ref::Rand r(1);
+  ref::Vec A = ref::random_matrix(r, 3, 5, 1.0);
+  ASSERT_EQ(blorc_npy_save(path.c_str(), A.data(), 2, 3, 5, &e), BLORC_OK);
+  ASSERT_EQ(blorc_operator_parse(path.c_str(), 5, 0, 0.5, "t", &op, &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(op.m, 3);
+  EXPECT_EQ(op.ridge, 0.5);
+  EXPECT_EQ(ref::Vec(op.A, op.A + 15), A);
+  blorc_operator_free(&op);
+  EXPECT_EQ(blorc_operator_parse(path.c_str(), 6, 0, 0, "t", &op, &e), BLORC_EFORMAT);
+  EXPECT_NE(std::string(e.msg).find("n = 6"), std::string::npos) << e.msg;
+  EXPECT_EQ(blorc_operator_parse("identity", 6, 0, 0.1, "t", &op, &e), BLORC_EINVAL);
+  EXPECT_EQ(blorc_operator_parse("cs:2.5", 6, 0, 0, "t", &op, &e), BLORC_EINVAL);
+}
+
+}  // namespace
