@@ -5,32 +5,65 @@
 #include <stdlib.h>
 #include <string.h>
 
-blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
-                             const blorc_denoise_opts *o, double gamma, double *loss, double *G,
-                             blorc_error *err) {
-  size_t kn = blorc_buffer_size(b, BLORC_BUF_W);
-  double *g = G ? malloc(kn * sizeof(double)) : NULL;
-  if (G && !g) return blorc_fail(err, BLORC_ENOMEM, "objective: out of memory");
+blorc_status blorc_objective_full(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
+                                  const blorc_denoise_opts *o, double gamma, double *loss,
+                                  double *G, double *Gy, double *GA, size_t *used,
+                                  blorc_error *err) {
+  size_t kn = blorc_buffer_size(b, BLORC_BUF_W), m = (size_t)blorc_operator_rows(b);
+  size_t an = 0; /* dU/dA's size: m x n for a shared matrix, else 0 */
+  double *g = G || GA ? malloc((kn > 1 ? kn : 1) * sizeof(double)) : NULL;
+  double *u = malloc((size_t)max_batch * sizeof(double));
+  blorc_status st = BLORC_OK;
+  if (((G || GA) && !g) || !u) st = blorc_fail(err, BLORC_ENOMEM, "objective: out of memory");
   if (G) memset(G, 0, kn * sizeof(double));
   double sum = 0;
-  blorc_status st = BLORC_OK;
-  for (size_t start = 0; start < count; start += (size_t)max_batch) {
+  size_t total = 0;
+  for (size_t start = 0; start < count && !st; start += (size_t)max_batch) {
     int B = (int)(count - start < (size_t)max_batch ? count - start : (size_t)max_batch);
     double l;
     if ((st = blorc_select(b, idx + start, B, err)) || (st = blorc_factor(b, o->rho, err)) ||
         (st = blorc_admm(b, &o->admm, NULL, err)) || (st = blorc_signs(b, gamma, err)) ||
         (st = blorc_svd(b, o->svd_tol, err)) || (st = blorc_closed_form(b, err)) ||
-        (st = blorc_gradient(b, &l, err)))
+        (st = blorc_gradient(b, &l, err)) || (st = blorc_read(b, BLORC_BUF_UNIQUE, u, B, err)))
       break;
-    sum += l * B; /* the backend reports batch means; weight them by batch size */
+    /* The backend reports means over the batch's samples with a unique minimiser (all of them
+     * for denoising); weight them by that count. */
+    size_t ub = 0;
+    for (int j = 0; j < B; j++) ub += u[j] != 0.0;
+    sum += l * (double)ub;
+    total += ub;
     if (G) {
       if ((st = blorc_read(b, BLORC_BUF_GRAD, g, kn, err))) break;
-      for (size_t i = 0; i < kn; i++) G[i] += g[i] * B / (double)count;
+      for (size_t i = 0; i < kn; i++) G[i] += g[i] * (double)ub;
+    }
+    if (Gy && (st = blorc_read(b, BLORC_BUF_GRAD_Y, Gy + start * m, (size_t)B * m, err))) break;
+    an = blorc_buffer_size(b, BLORC_BUF_GRAD_OP);
+    if (GA && an) {
+      double *ga = realloc(g, (an > kn ? an : kn) * sizeof(double));
+      if (!ga) {
+        st = blorc_fail(err, BLORC_ENOMEM, "objective: out of memory");
+        break;
+      }
+      g = ga;
+      if (start == 0) memset(GA, 0, an * sizeof(double));
+      if ((st = blorc_read(b, BLORC_BUF_GRAD_OP, g, an, err))) break;
+      for (size_t i = 0; i < an; i++) GA[i] += g[i] * (double)ub;
     }
   }
-  free(g);
-  if (!st) *loss = sum / (double)count;
-  return st;
+  free(g), free(u);
+  if (st) return st;
+  double scale = total ? 1.0 / (double)total : 0.0;
+  for (size_t i = 0; G && i < kn; i++) G[i] *= scale;
+  for (size_t i = 0; GA && i < an; i++) GA[i] *= scale;
+  *loss = sum * scale;
+  if (used) *used = total;
+  return BLORC_OK;
+}
+
+blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
+                             const blorc_denoise_opts *o, double gamma, double *loss, double *G,
+                             blorc_error *err) {
+  return blorc_objective_full(b, max_batch, idx, count, o, gamma, loss, G, NULL, NULL, NULL, err);
 }
 
 static double aggregate(const double *X, const double *Y, size_t N, int n) {

@@ -20,6 +20,15 @@ blorc_status blorc_objective(blorc_backend *b, int max_batch, const size_t *idx,
                              const blorc_denoise_opts *o, double gamma, double *loss, double *G,
                              blorc_error *err);
 
+/* The same under the backend's forward operator, with the samples that have no unique
+ * minimiser left out of the mean (*used, may be NULL, counts the others), and optionally:
+ * Gy (count x m), each sample's dU/dy = A h for its own loss (0 for the samples left out),
+ * and GA (m x n, a shared matrix only; untouched otherwise), the mean's dU/dA. */
+blorc_status blorc_objective_full(blorc_backend *b, int max_batch, const size_t *idx, size_t count,
+                                  const blorc_denoise_opts *o, double gamma, double *loss,
+                                  double *G, double *Gy, double *GA, size_t *used,
+                                  blorc_error *err);
+
 typedef struct blorc_psnr_stats {
   double mean, stderr_; /* mean PSNR (dB, peak 1) and its standard error */
   double aggregate;     /* PSNR of the mean squared error over all signals: unlike the mean

@@ -11,13 +11,16 @@ static const char HELP[] =
     "                      [--gamma 1e-3] [--check-fd] [--tol 1e-12] [--max-iters 50000]\n"
     "                      [--rho 10] [--svd-tol 1e-8] [--device cpu|cuda|auto]\n"
     "                      [--fd-output G_fd.npy] [--operator SPEC [--masks M.npy]\n"
-    "                      [--ridge R] [--operator-seed S]]\n"
+    "                      [--ridge R] [--operator-seed S] [--output-y GY.npy]\n"
+    "                      [--output-a GA.npy]]\n"
     "Writes G (shape of W), the gradient of mean_t 1/2||x*_t(W) - x_t||^2 over the N pairs, by\n"
     "the closed form (sign threshold gamma) and prints the loss. --check-fd also prints the\n"
     "relative error against central finite differences (step 1e-6): 2 k n extra solves of all\n"
     "N pairs, so use it on small problems; --fd-output also saves that FD gradient.\n"
     "With --operator (as in blorc-gpu reconstruct) the lower level is argmin_x 1/2||A x - y||^2\n"
-    "+ ||W x||_1 and --noisy holds the measurements y (N x m).\n";
+    "+ ||W x||_1 and --noisy holds the measurements y (N x m); samples without a unique\n"
+    "minimiser are left out of the mean (and counted). --output-y writes each pair's dU/dy =\n"
+    "A h for its own loss (N x m), --output-a the mean's dU/dA (m x n, a shared matrix).\n";
 
 int cmd_grad(int argc, char **argv) {
   const char *C = "grad", *wpath = NULL, *cpath = NULL, *npath = NULL, *out = NULL, *dev_s = "auto";
@@ -26,14 +29,22 @@ int cmd_grad(int argc, char **argv) {
   dopt.admm.max_iters = 50000;
   double gamma = 1e-3;
   int check_fd = 0;
-  const char *fd_out = NULL;
+  const char *fd_out = NULL, *out_y = NULL, *out_a = NULL;
   cli_operator copt = CLI_OPERATOR_INIT;
   int r;
-  static const struct option opts[] = {
-      {"transform", 1, 0, 'w'}, {"clean", 1, 0, 'x'}, {"noisy", 1, 0, 'y'},
-      {"output", 1, 0, 'o'},    {"gamma", 1, 0, 'g'}, {"check-fd", 0, 0, 'f'},
-      {"fd-output", 1, 0, 'F'}, {"help", 0, 0, 'h'},  CLI_SOLVER_OPTIONS,
-      CLI_OPERATOR_OPTIONS,     {0, 0, 0, 0}};
+  static const struct option opts[] = {{"transform", 1, 0, 'w'},
+                                       {"clean", 1, 0, 'x'},
+                                       {"noisy", 1, 0, 'y'},
+                                       {"output", 1, 0, 'o'},
+                                       {"gamma", 1, 0, 'g'},
+                                       {"check-fd", 0, 0, 'f'},
+                                       {"fd-output", 1, 0, 'F'},
+                                       {"help", 0, 0, 'h'},
+                                       CLI_SOLVER_OPTIONS,
+                                       CLI_OPERATOR_OPTIONS,
+                                       {"output-y", 1, 0, 'Q'},
+                                       {"output-a", 1, 0, 'P'},
+                                       {0, 0, 0, 0}};
   int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {
@@ -46,6 +57,8 @@ int cmd_grad(int argc, char **argv) {
         break;
       case 'f': check_fd = 1; break;
       case 'F': fd_out = optarg, check_fd = 1; break;
+      case 'Q': out_y = optarg; break;
+      case 'P': out_a = optarg; break;
       case 'h': fputs(HELP, stdout); return 0;
       default:
         if (cli_solver_flag(C, o, optarg, &dopt, &dev_s) == 1) break;
@@ -54,6 +67,8 @@ int cmd_grad(int argc, char **argv) {
     }
   }
   if (optind < argc) return cli_usage_error(C, "unexpected argument '%s'", argv[optind]);
+  if ((out_y || out_a) && strcmp(copt.spec, "identity") == 0)
+    return cli_usage_error(C, "--output-y and --output-a go with --operator");
   if (!wpath || !cpath || !npath || !out)
     return cli_usage_error(C, "--transform, --clean, --noisy and --output are required");
   blorc_device dev;
@@ -78,11 +93,28 @@ int cmd_grad(int argc, char **argv) {
   if (!st) st = blorc_backend_create(dev, n, k, cap, &b, &e);
   if (!st) st = blorc_operator_load(b, &op, N, X.data, Y.data, M.data, &e);
   if (!st) st = blorc_write(b, BLORC_BUF_W, W.data, kn, &e);
-  if (!st) st = blorc_objective(b, cap, idx, N, &dopt, gamma, &loss, G, &e);
+  double *Gy = NULL, *GA = NULL;
+  size_t used = N;
+  if (!st && out_y && !(Gy = malloc(N * (size_t)m * sizeof(double))))
+    st = blorc_fail(&e, BLORC_ENOMEM, "out of memory for dU/dy");
+  if (!st && out_a && op.kind != BLORC_OP_MATRIX)
+    st = blorc_fail(&e, BLORC_EINVAL, "--output-a: the operator %s is no shared matrix", copt.spec);
+  if (!st && out_a && !(GA = malloc((size_t)m * n * sizeof(double))))
+    st = blorc_fail(&e, BLORC_ENOMEM, "out of memory for dU/dA");
+  if (!st) st = blorc_objective_full(b, cap, idx, N, &dopt, gamma, &loss, G, Gy, GA, &used, &e);
   if (!st) st = blorc_npy_save(out, G, 2, (size_t)k, (size_t)n, &e);
-  if (!st)
+  if (!st && Gy) st = blorc_npy_save(out_y, Gy, 2, N, (size_t)m, &e);
+  /* GA is dU/dA^T column-major, i.e. dU/dA row-major m x n. */
+  if (!st && GA) st = blorc_npy_save(out_a, GA, 2, (size_t)m, (size_t)n, &e);
+  if (!st && used == N)
     printf("loss %.12g (mean of 1/2||x* - x||^2 over %zu pairs); gradient written to %s\n", loss, N,
            out);
+  else if (!st)
+    printf(
+        "loss %.12g (mean of 1/2||x* - x||^2 over the %zu of %zu pairs with a unique "
+        "minimiser); gradient written to %s\n",
+        loss, used, N, out);
+  free(Gy), free(GA);
   if (!st && check_fd) {
     const double h = 1e-6;
     double num = 0, den = 0;
