@@ -374,7 +374,7 @@ blorc_status cuda_set_operator(blorc_backend *b, blorc_operator_kind kind, int m
                 {(void **)&c->Qj, mask ? k * k * cap * d : 0, "per-sample Q"},
                 {(void **)&c->bad, mask ? cap * sizeof(int) : 0, "per-sample flags"},
                 {(void **)&c->Ym, mm * cap * d, "measurements"},
-                {(void **)&c->Ry, mm * cap * d, "measurement residuals"},
+                {(void **)&c->Ry, mat ? mm * cap * d : 0, "measurement residuals"},
                 {(void **)&c->Hy, mm * cap * d, "A h"},
                 {(void **)&c->Mv, n * cap * d, "B x*"},
                 {(void **)&c->Fws, (mm + 2 * n) * n * cap * d, "the closed form's QR"},

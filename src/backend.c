@@ -129,15 +129,8 @@ blorc_status blorc_set_operator(blorc_backend *b, blorc_operator_kind kind, int 
     if (A) return blorc_fail(err, BLORC_EINVAL, "operator %s: takes no matrix", op_name(kind));
     m = b->n;
   }
-  if (kind != BLORC_OP_IDENTITY && !b->ops->set_operator)
-    return blorc_fail(err, BLORC_EINVAL,
-                      "operator %s: the %s backend has only the identity so far (use --device "
-                      "cpu)",
-                      op_name(kind), b->ops->name);
-  if (b->ops->set_operator) {
-    blorc_status st = b->ops->set_operator(b, kind, m, A, ridge, err);
-    if (st != BLORC_OK) return st;
-  }
+  blorc_status st = b->ops->set_operator(b, kind, m, A, ridge, err);
+  if (st != BLORC_OK) return st;
   b->op_kind = kind;
   b->m = m;
   b->ridge = ridge;

@@ -48,7 +48,7 @@ typedef struct blorc_backend_ops {
   /* Waits for the stages launched so far; NULL when there is nothing to wait for. */
   blorc_status (*sync)(const blorc_backend *b, blorc_error *err);
   /* The operator (b->op_kind, b->m, b->ridge are set when it returns BLORC_OK; the data set
-   * is dropped); NULL: the backend has only the identity. */
+   * is dropped). */
   blorc_status (*set_operator)(blorc_backend *b, blorc_operator_kind kind, int m, const double *A,
                                double ridge, blorc_error *err);
   /* Per-sample masks of the MASK operator, N x n, validated. */

@@ -10,12 +10,14 @@ blorc_status blorc_objective_full(blorc_backend *b, int max_batch, const size_t 
                                   double *G, double *Gy, double *GA, size_t *used,
                                   blorc_error *err) {
   size_t kn = blorc_buffer_size(b, BLORC_BUF_W), m = (size_t)blorc_operator_rows(b);
-  size_t an = 0; /* dU/dA's size: m x n for a shared matrix, else 0 */
-  double *g = G || GA ? malloc((kn > 1 ? kn : 1) * sizeof(double)) : NULL;
+  size_t an = GA ? blorc_buffer_size(b, BLORC_BUF_GRAD_OP) : 0; /* m x n, or 0: no shared A */
+  size_t glen = kn > an ? kn : an;
+  double *g = G || an ? malloc(glen * sizeof(double)) : NULL;
   double *u = malloc((size_t)max_batch * sizeof(double));
   blorc_status st = BLORC_OK;
-  if (((G || GA) && !g) || !u) st = blorc_fail(err, BLORC_ENOMEM, "objective: out of memory");
+  if (((G || an) && !g) || !u) st = blorc_fail(err, BLORC_ENOMEM, "objective: out of memory");
   if (G) memset(G, 0, kn * sizeof(double));
+  if (an) memset(GA, 0, an * sizeof(double));
   double sum = 0;
   size_t total = 0;
   for (size_t start = 0; start < count && !st; start += (size_t)max_batch) {
@@ -37,15 +39,7 @@ blorc_status blorc_objective_full(blorc_backend *b, int max_batch, const size_t 
       for (size_t i = 0; i < kn; i++) G[i] += g[i] * (double)ub;
     }
     if (Gy && (st = blorc_read(b, BLORC_BUF_GRAD_Y, Gy + start * m, (size_t)B * m, err))) break;
-    an = blorc_buffer_size(b, BLORC_BUF_GRAD_OP);
-    if (GA && an) {
-      double *ga = realloc(g, (an > kn ? an : kn) * sizeof(double));
-      if (!ga) {
-        st = blorc_fail(err, BLORC_ENOMEM, "objective: out of memory");
-        break;
-      }
-      g = ga;
-      if (start == 0) memset(GA, 0, an * sizeof(double));
+    if (an) {
       if ((st = blorc_read(b, BLORC_BUF_GRAD_OP, g, an, err))) break;
       for (size_t i = 0; i < an; i++) GA[i] += g[i] * (double)ub;
     }
@@ -54,7 +48,7 @@ blorc_status blorc_objective_full(blorc_backend *b, int max_batch, const size_t 
   if (st) return st;
   double scale = total ? 1.0 / (double)total : 0.0;
   for (size_t i = 0; G && i < kn; i++) G[i] *= scale;
-  for (size_t i = 0; GA && i < an; i++) GA[i] *= scale;
+  for (size_t i = 0; i < an; i++) GA[i] *= scale;
   *loss = sum * scale;
   if (used) *used = total;
   return BLORC_OK;

@@ -393,10 +393,14 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   }
   if ((st = write_config(&r, err))) goto done;
   if ((st = blorc_write(r.b, BLORC_BUF_W, r.W, kn, err))) goto done;
-  double noisy = 0; /* measurements of another length or with holes: no such baseline */
-  for (size_t j = 0; j < r.Nval && r.op.kind == BLORC_OP_IDENTITY; j++)
-    noisy += blorc_psnr(r.Y + r.vidx[j] * r.n, r.X + r.vidx[j] * r.n, r.n);
-  result->noisy_psnr = r.op.kind == BLORC_OP_IDENTITY ? noisy / (double)r.Nval : NAN;
+  /* Measurements of another length or with holes have no PSNR of their own. */
+  result->noisy_psnr = NAN;
+  if (r.op.kind == BLORC_OP_IDENTITY) {
+    double noisy = 0;
+    for (size_t j = 0; j < r.Nval; j++)
+      noisy += blorc_psnr(r.Y + r.vidx[j] * r.n, r.X + r.vidx[j] * r.n, r.n);
+    result->noisy_psnr = noisy / (double)r.Nval;
+  }
   if ((st = validate(&r, &result->initial_val_psnr, &result->initial_val_psnr_mse, err))) goto done;
   result->final_val_psnr = result->initial_val_psnr;
   if (!resume) keep_if_best(&r, 0, result->initial_val_psnr_mse, 1);

@@ -73,6 +73,9 @@ int cli_operator_flag(const char *cmd, int opt, const char *arg, cli_operator *o
 /* The measurements' length m under o for signals of length n (a file operator is read for
  * it); BLORC_EINVAL and friends for a bad spec. */
 blorc_status cli_operator_rows(const cli_operator *o, int n, int *m, blorc_error *err);
+/* Loads N masks of n entries (0 or 1, at least one 1 per row) from path; flag names it. */
+blorc_status cli_load_masks(const char *flag, const char *path, int n, size_t N, blorc_array *masks,
+                            blorc_error *err);
 /* Builds the operator for signals of length n and, for inpainting, loads the masks file
  * (N rows of n entries, 0 or 1; masks->data stays NULL for other operators). */
 blorc_status cli_operator_open(const cli_operator *o, int n, size_t N, blorc_operator *op,

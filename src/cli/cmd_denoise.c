@@ -27,7 +27,7 @@ int cmd_denoise(int argc, char **argv) {
   static const struct option opts[] = {
       {"transform", 1, 0, 'w'}, {"input", 1, 0, 'i'}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'},
       CLI_SOLVER_OPTIONS,       CLI_OPERATOR_OPTIONS, {0, 0, 0, 0}};
-  int o, r;
+  int o;
   while ((o = cli_getopt(C, argc, argv, opts)) != -1) {
     switch (o) {
       case 'w': wpath = optarg; break;
@@ -36,7 +36,7 @@ int cmd_denoise(int argc, char **argv) {
       case 'h': fputs(HELP, stdout); return 0;
       default:
         if (cli_solver_flag(C, o, optarg, &dopt, &dev_s) == 1) break;
-        if ((r = cli_operator_flag(C, o, optarg, &copt)) == 1) break;
+        if (cli_operator_flag(C, o, optarg, &copt) == 1) break;
         return 2;
     }
   }

@@ -30,7 +30,7 @@ int cmd_eval(int argc, char **argv) {
   const char *C = "eval", *wpath = NULL, *cpath = NULL, *npath = NULL, *base = "tv",
              *dev_s = "auto";
   const char *tcpath = NULL, *tnpath = NULL, *tmpath = NULL;
-  int csv = 0, r;
+  int csv = 0;
   cli_operator copt = CLI_OPERATOR_INIT;
   blorc_denoise_opts dopt = blorc_denoise_defaults();
   static const struct option opts[] = {
@@ -52,7 +52,7 @@ int cmd_eval(int argc, char **argv) {
       case 'h': fputs(HELP, stdout); return 0;
       default:
         if (cli_solver_flag(C, o, optarg, &dopt, &dev_s) == 1) break;
-        if ((r = cli_operator_flag(C, o, optarg, &copt)) == 1) break;
+        if (cli_operator_flag(C, o, optarg, &copt) == 1) break;
         return 2;
     }
   }
@@ -71,8 +71,6 @@ int cmd_eval(int argc, char **argv) {
   blorc_operator op = {0};
   blorc_status st = cli_load_matrix("--transform", wpath, 0, &W, &e);
   /* The operator (and its width m) before the measurements; masks once N is known. */
-  cli_operator probe = copt;
-  probe.masks = NULL;
   int m = 0;
   if (!st) st = cli_operator_rows(&copt, (int)W.cols, &m, &e);
   if (!st) st = cli_load_pairs("--clean", cpath, "--noisy", npath, (int)W.cols, m, &X, &Y, &e);
@@ -85,12 +83,8 @@ int cmd_eval(int argc, char **argv) {
         blorc_fail(&e, BLORC_EINVAL,
                    "--operator %s with --tune-clean needs --tune-masks (the tuning signals' masks)",
                    copt.spec);
-  if (!st && tcpath && op.kind == BLORC_OP_MASK) {
-    probe.masks = tmpath;
-    blorc_operator top;
-    st = cli_operator_open(&probe, (int)W.cols, TX.rows, &top, &TM, &e);
-    if (!st) blorc_operator_free(&top);
-  }
+  if (!st && tcpath && op.kind == BLORC_OP_MASK)
+    st = cli_load_masks("--tune-masks", tmpath, (int)W.cols, TX.rows, &TM, &e);
   const blorc_operator *opp = op.kind == BLORC_OP_IDENTITY ? NULL : &op;
   int has_noisy = op.kind == BLORC_OP_IDENTITY;
   int n = (int)W.cols, kb = 0;

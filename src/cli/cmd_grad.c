@@ -31,7 +31,6 @@ int cmd_grad(int argc, char **argv) {
   int check_fd = 0;
   const char *fd_out = NULL, *out_y = NULL, *out_a = NULL;
   cli_operator copt = CLI_OPERATOR_INIT;
-  int r;
   static const struct option opts[] = {{"transform", 1, 0, 'w'},
                                        {"clean", 1, 0, 'x'},
                                        {"noisy", 1, 0, 'y'},
@@ -62,7 +61,7 @@ int cmd_grad(int argc, char **argv) {
       case 'h': fputs(HELP, stdout); return 0;
       default:
         if (cli_solver_flag(C, o, optarg, &dopt, &dev_s) == 1) break;
-        if ((r = cli_operator_flag(C, o, optarg, &copt)) == 1) break;
+        if (cli_operator_flag(C, o, optarg, &copt) == 1) break;
         return 2;
     }
   }

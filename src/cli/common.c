@@ -159,6 +159,17 @@ blorc_status cli_operator_rows(const cli_operator *o, int n, int *m, blorc_error
   return st;
 }
 
+blorc_status cli_load_masks(const char *flag, const char *path, int n, size_t N, blorc_array *masks,
+                            blorc_error *err) {
+  blorc_status st = cli_load_matrix(flag, path, n, masks, err);
+  if (!st && masks->rows != N)
+    st = blorc_fail(err, BLORC_EFORMAT, "%s %s: %zu rows, expected one per signal (%zu)", flag,
+                    path, masks->rows, N);
+  if (!st) st = blorc_operator_check_masks(masks->data, N, n, path, err);
+  if (st) blorc_array_free(masks);
+  return st;
+}
+
 blorc_status cli_operator_open(const cli_operator *o, int n, size_t N, blorc_operator *op,
                                blorc_array *masks, blorc_error *err) {
   memset(masks, 0, sizeof *masks);
@@ -175,12 +186,7 @@ blorc_status cli_operator_open(const cli_operator *o, int n, size_t N, blorc_ope
                     "observed, 0 missing)",
                     o->spec, n);
   } else {
-    st = cli_load_matrix("--masks", o->masks, n, masks, err);
-    if (!st && masks->rows != N)
-      st = blorc_fail(err, BLORC_EFORMAT, "--masks %s: %zu rows, expected one per signal (%zu)",
-                      o->masks, masks->rows, N);
-    if (!st) st = blorc_operator_check_masks(masks->data, N, n, o->masks, err);
-    if (st) blorc_array_free(masks);
+    st = cli_load_masks("--masks", o->masks, n, N, masks, err);
   }
   if (st) blorc_operator_free(op);
   return st;

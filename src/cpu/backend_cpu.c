@@ -26,7 +26,6 @@ static void cpu_destroy(blorc_backend *b) {
   free(c->redo);
   free(c->uniq);
   cpu_op_free(c);
-  free(c->Mall);
   free(c);
   b->impl = NULL;
 }

@@ -41,16 +41,19 @@ blorc_status cpu_set_operator(blorc_backend *b, blorc_operator_kind kind, int m,
   int ok = 1;
   size_t mm = (size_t)m;
   c->Ym = zalloc(mm * cap, &ok);
-  c->Ry = zalloc(mm * cap, &ok);
   c->Hy = zalloc(mm * cap, &ok);
   /* Per thread: the full QR of V_r (n x n, n scalars), A N over sqrt(ridge) I ((m + n) x n),
    * its n scalars, and four n-vectors. */
   c->opscratch_per_thread = (n * n + n + (mm + n) * n + n + 4 * n + mm + 7) & ~(size_t)7;
-  c->opscratch = zalloc(c->opscratch_per_thread * (size_t)c->nthreads, &ok);
+  /* Cache-line aligned like the SVD scratch (backend_cpu.c): BLAS kernels that round by
+   * alignment then see every thread's slice alike, from run to run. */
+  c->opscratch = aligned_alloc(64, c->opscratch_per_thread * (size_t)c->nthreads * sizeof(double));
+  if (!c->opscratch) ok = 0;
   c->jpvt = calloc(n * (size_t)c->nthreads, sizeof *c->jpvt);
   if (!c->jpvt) ok = 0;
   if (kind == BLORC_OP_MATRIX) {
     c->At = zalloc(mm * n, &ok);
+    c->Ry = zalloc(mm * cap, &ok);
     c->Bop = zalloc(n * n, &ok);
     c->GA = zalloc(mm * n, &ok);
     if (ok) {
@@ -226,6 +229,9 @@ int cpu_op_prepare(const cpu_state *c, int n, int m, int j, int r, const double 
   w->p = p;
   /* N: the trailing n - r columns of the full Q of V_r = Q R. */
   memcpy(Q, Vr, (size_t)n * r * sizeof(double));
+  /* dorgqr overwrites the trailing columns, but LAPACKE's NaN check reads them first: stale or
+   * uninitialised scratch must not decide the result. */
+  memset(Q + (size_t)n * r, 0, (size_t)n * (n - r) * sizeof(double));
   if (r > 0) LAPACKE_dgeqrf(LAPACK_COL_MAJOR, n, r, Q, n, w->tau);
   LAPACKE_dorgqr(LAPACK_COL_MAJOR, n, n, r, Q, n, w->tau);
   w->N = Q + (size_t)n * r;
