@@ -271,6 +271,7 @@ blorc_status cuda_read(const blorc_backend *b, blorc_buffer which, double *dst, 
     case BLORC_BUF_GRAD_OP: return copy_out(c, dst, c->GA, bytes, err);
     case BLORC_BUF_UNIQUE: return copy_ints(c, dst, c->uniq, b->B, err);
     case BLORC_BUF_RANK: return copy_ints(c, dst, c->rank, b->B, err);
+    case BLORC_BUF_UPSTREAM: break; /* write-only: the dispatcher refuses the read */
     case BLORC_BUF_PN: {
       std::vector<double> Vs((size_t)b->n * b->kn * b->B);
       std::vector<int> rank(b->B);
@@ -285,7 +286,10 @@ blorc_status cuda_read(const blorc_backend *b, blorc_buffer which, double *dst, 
 
 blorc_status cuda_write(blorc_backend *b, blorc_buffer which, const double *src, blorc_error *err) {
   cuda_state *c = cuda_of(b);
-  double *dst = which == BLORC_BUF_W ? c->W : which == BLORC_BUF_STATE_Z ? c->Zall : c->Lall;
+  double *dst = which == BLORC_BUF_W          ? c->W
+                : which == BLORC_BUF_UPSTREAM ? c->X /* the batch's clean buffer: gx */
+                : which == BLORC_BUF_STATE_Z  ? c->Zall
+                                              : c->Lall;
   if (!dst) return blorc_fail(err, BLORC_EINVAL, "write: no data set for the warm-start state");
   size_t bytes = blorc_buffer_size(b, which) * sizeof(double);
   BLORC_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));

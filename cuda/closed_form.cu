@@ -1,4 +1,5 @@
-// Stage 5 on the GPU, one block per sample: q = y - W^T s, x* = P_N q, and with g = x* - x:
+// Stage 5 on the GPU, one block per sample: q = y - W^T s, x* = P_N q, and with g = x* - x
+// (clean = BLORC_RESIDUAL_CLEAN) or g = the upstream gradient in X (_UPSTREAM):
 // h = P_N g, the loss, and w = V_r S_r^-2 V_r^T (q and g); a and b = mask0 .* (W w) follow as
 // GEMMs over the batch, as in src/cpu/closed_form.c.
 #include "cuda_backend.h"
@@ -28,7 +29,7 @@ __global__ void closed_form_kernel(int n, int k, int kn, int clean, const double
   if (!clean) return;
   double l = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    g[i] = q[i] - X[(size_t)j * n + i];
+    g[i] = clean == BLORC_RESIDUAL_UPSTREAM ? X[(size_t)j * n + i] : q[i] - X[(size_t)j * n + i];
     l += g[i] * g[i];
   }
   l = warp_sum(l);
@@ -69,7 +70,7 @@ blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
   if (c->op != BLORC_OP_IDENTITY) { /* x* = M q, a and b from residuals: forward_op.cu */
     BLORC_TRY(cuda_op_closed_form(b, err));
     BLORC_TRY(masked_w_times(c, n, k, B, c->Wq, c->A, err));
-    if (b->has_clean) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));
+    if (blorc_residual_mode(b)) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));
     return BLORC_OK;
   }
   // All of the kernel's shared memory is dynamic, so this is the whole of what the 48 KB limit
@@ -79,10 +80,10 @@ blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
     BLORC_CUDA_CHECK(cudaFuncSetAttribute(closed_form_kernel,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   BLORC_LAUNCH(closed_form_kernel, B, cuda_threads_for(n), smem, c->stream)
-  (n, k, kn, b->has_clean, c->W, c->S, c->Y, c->X, c->Vs, c->sv, c->rank, c->Xs, c->H, c->Wq, c->Wg,
-   c->loss);
+  (n, k, kn, blorc_residual_mode(b), c->W, c->S, c->Y, c->X, c->Vs, c->sv, c->rank, c->Xs, c->H,
+   c->Wq, c->Wg, c->loss);
   BLORC_CUDA_CHECK_LAUNCH("closed_form");
   BLORC_TRY(masked_w_times(c, n, k, B, c->Wq, c->A, err));
-  if (b->has_clean) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));
+  if (blorc_residual_mode(b)) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));
   return BLORC_OK;
 }

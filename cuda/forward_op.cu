@@ -178,7 +178,7 @@ __global__ void op_closed_form_kernel(int n, int m, int k, int kn, int clean, do
   if (!clean) return;
   double l = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    g[i] = x[i] - X[(size_t)j * n + i];
+    g[i] = clean == BLORC_RESIDUAL_UPSTREAM ? X[(size_t)j * n + i] : x[i] - X[(size_t)j * n + i];
     l += g[i] * g[i];
   }
   l = block_sum(l, red);
@@ -514,8 +514,8 @@ blorc_status cuda_op_closed_form(blorc_backend *b, blorc_error *err) {
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   int threads = cuda_threads_for(n > c->m ? n : c->m);
   BLORC_LAUNCH(op_closed_form_kernel, B, threads, smem, c->stream)
-  (n, c->m, k, kn, b->has_clean, c->ridge, 1e-10 * (c->anorm > 0 ? c->anorm : 1.0), c->W, c->At,
-   c->Bop, c->op == BLORC_OP_MASK ? c->Mk : nullptr, c->S, c->Y, c->X, c->Xout, c->Vs, c->sv,
+  (n, c->m, k, kn, blorc_residual_mode(b), c->ridge, 1e-10 * (c->anorm > 0 ? c->anorm : 1.0), c->W,
+   c->At, c->Bop, c->op == BLORC_OP_MASK ? c->Mk : nullptr, c->S, c->Y, c->X, c->Xout, c->Vs, c->sv,
    c->rank, c->Fws, c->Xs, c->H, c->Wq, c->Wg, c->loss, c->uniq);
   BLORC_CUDA_CHECK_LAUNCH("closed_form (operator)");
   return BLORC_OK;

@@ -1,21 +1,51 @@
 #!/usr/bin/env bash
 # Builds and tests blorc-gpu. The README's test command and .ci/run both call this.
-#   scripts/test.sh            CPU build (preset cpu), all CPU tests
+#   scripts/test.sh            cpu, then python
+#   scripts/test.sh cpu        CPU build (preset cpu), all CPU tests
+#   scripts/test.sh python     the Python package: pip install ./python (and PyTorch) into the
+#                              virtual environment build/venv, its pytest suite, and the README's
+#                              Python example as written (BLORC_NO_TORCH=1: without PyTorch,
+#                              whose tests then skip)
 #   scripts/test.sh sanitize   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   scripts/test.sh fallback   the CPU tests again on OpenBLAS's generic SSE3 (Prescott)
 #                              kernels, which it falls back to on CPU models it does not know,
 #                              and on the kernels blorc then selects
 #   scripts/test.sh cuda-emu   the CUDA backend's sources built with g++ against the CPU
 #                              emulation (cuda/emu), and its gpu tests under two schedules,
-#                              then once more under AddressSanitizer and UBSan
+#                              then once more under AddressSanitizer and UBSan; and the Python
+#                              suite against its libblorc.so when build/venv exists
 #   scripts/test.sh cuda       configure and compile the cuda preset and run its CPU tests
 #                              (the gpu-labelled tests run on GPU hosts: bench/gpu_check.sh)
 #   scripts/test.sh install [BUILD]  install a build (default build/cpu) into a temporary
 #                              prefix and train one epoch from an installed config by name
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:-cpu}
+mode=${1:-default}
 case "$mode" in
+  default)
+    "$0" cpu
+    "$0" python
+    ;;
+  python)
+    venv=build/venv
+    mkdir -p build
+    if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
+    "$venv/bin/pip" install -q ./python pytest
+    if [ "${BLORC_NO_TORCH:-0}" = 1 ]; then
+      echo "test.sh: BLORC_NO_TORCH=1: PyTorch not installed, its tests skip"
+    else
+      "$venv/bin/pip" install -q torch
+    fi
+    # From build/, so that `import blorc` is the installed package, not python/blorc.
+    (cd build && venv/bin/pytest -q -rs ../python/tests)
+    # The README's Python example, as written, in a scratch directory.
+    example=$(mktemp -d)
+    sed -n '/^<!-- python-example -->$/,/^```$/p' README.md | sed '1,2d;$d' >"$example/example.py"
+    test -s "$example/example.py"
+    root=$PWD
+    (cd "$example" && "$root/$venv/bin/python" example.py)
+    rm -rf "$example"
+    ;;
   cpu | sanitize)
     cmake --preset "$mode"
     cmake --build --preset "$mode"
@@ -55,6 +85,13 @@ case "$mode" in
     cmake --preset cuda-emu-sanitize
     cmake --build --preset cuda-emu-sanitize --target blorc_gpu_tests
     BLORC_EMU_SCHEDULE=shuffled:3 ctest --test-dir build/cuda-emu-sanitize -L gpu --output-on-failure
+    # The Python layer on the emulated CUDA backend (blorc.torch with device='cuda').
+    if [ -x build/venv/bin/pytest ]; then
+      (cd build && BLORC_LIBRARY="$PWD/cuda-emu/src/libblorc.so" venv/bin/pytest -q -rs \
+        ../python/tests)
+    else
+      echo "test.sh: no build/venv (scripts/test.sh python makes it); the Python suite on the emulated CUDA backend skipped"
+    fi
     ;;
   cuda)
     if ! command -v nvcc >/dev/null 2>&1; then
@@ -76,7 +113,7 @@ case "$mode" in
     test -s "$prefix/run/W.npy"
     ;;
   *)
-    echo "usage: scripts/test.sh [cpu|sanitize|fallback|cuda-emu|cuda|install [BUILD]]" >&2
+    echo "usage: scripts/test.sh [cpu|python|sanitize|fallback|cuda-emu|cuda|install [BUILD]]" >&2
     exit 2
     ;;
 esac

@@ -186,6 +186,7 @@ blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const d
   }
   b->has_clean = X != NULL;
   b->has_masks = 0;
+  b->upstream = 0;
   b->B = 0;
   b->progress = BLORC_PROGRESS_NONE;
   return BLORC_OK;
@@ -202,6 +203,7 @@ blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_erro
       return blorc_fail(err, BLORC_EINVAL, "select: index %zu at position %d, expected < %zu",
                         idx[j], j, b->N);
   b->B = B;
+  b->upstream = 0; /* the gather below restores the clean signals */
   blorc_status st = b->ops->select(b, idx, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_SELECTED : BLORC_PROGRESS_NONE;
   return st;
@@ -349,8 +351,9 @@ blorc_status blorc_polish(blorc_backend *b, const blorc_polish_opts *opts,
 blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err) {
   blorc_status st = need(b, BLORC_PROGRESS_CLOSED_FORM, "gradient", err);
   if (st != BLORC_OK) return st;
-  if (!b->has_clean)
-    return blorc_fail(err, BLORC_EINVAL, "gradient: the data set has no clean signals");
+  if (!b->has_clean && !b->upstream)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "gradient: the data set has no clean signals (nor an upstream gradient)");
   double local;
   st = b->ops->gradient(b, loss ? loss : &local, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_GRADIENT : BLORC_PROGRESS_CLOSED_FORM;
@@ -366,6 +369,7 @@ size_t blorc_buffer_size(const blorc_backend *b, blorc_buffer which) {
     case BLORC_BUF_STATE_LAMBDA: return b->N * k;
     case BLORC_BUF_X_ADMM:
     case BLORC_BUF_XSTAR:
+    case BLORC_BUF_UPSTREAM:
     case BLORC_BUF_H: return B * n;
     case BLORC_BUF_ITERS:
     case BLORC_BUF_RANK:
@@ -425,9 +429,11 @@ blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst,
   if (b->progress < p) return need(b, p, "read", err);
   if ((which == BLORC_BUF_CERT || which == BLORC_BUF_DUAL) && !b->polished)
     return blorc_fail(err, BLORC_EINVAL, "read: run polish first (the certificate)");
+  if (which == BLORC_BUF_UPSTREAM)
+    return blorc_fail(err, BLORC_EINVAL, "read: the upstream gradient is write-only");
   if ((which == BLORC_BUF_A || which == BLORC_BUF_B || which == BLORC_BUF_H ||
        which == BLORC_BUF_LOSS) &&
-      !b->has_clean)
+      !b->has_clean && !b->upstream)
     return blorc_fail(err, BLORC_EINVAL, "read: a, b, h and losses need clean signals");
   /* The identity needs nothing of the backend: A h = h, and every minimiser is unique. */
   if (b->op_kind == BLORC_OP_IDENTITY && which == BLORC_BUF_GRAD_Y)
@@ -439,18 +445,40 @@ blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst,
   return b->ops->read(b, which, dst, err);
 }
 
+/* The batch's clean buffer takes gx, and stage 5 runs again on the same patterns (x* comes
+ * out the same, h and b are formed from gx); a polish's certificate stays valid, since it
+ * depends on x* and the dual only. */
+static blorc_status write_upstream(blorc_backend *b, const double *gx, blorc_error *err) {
+  blorc_progress was =
+      b->progress > BLORC_PROGRESS_CERTIFIED ? BLORC_PROGRESS_CERTIFIED : b->progress;
+  b->progress = BLORC_PROGRESS_SVD;
+  blorc_status st = b->ops->write(b, BLORC_BUF_UPSTREAM, gx, err);
+  b->upstream = st == BLORC_OK;
+  if (!st) st = b->ops->closed_form(b, err);
+  if (!st) b->progress = b->polished ? BLORC_PROGRESS_CERTIFIED : was;
+  return st;
+}
+
 blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src, size_t count,
                          blorc_error *err) {
-  if (which != BLORC_BUF_W && which != BLORC_BUF_STATE_Z && which != BLORC_BUF_STATE_LAMBDA)
+  if (which != BLORC_BUF_W && which != BLORC_BUF_STATE_Z && which != BLORC_BUF_STATE_LAMBDA &&
+      which != BLORC_BUF_UPSTREAM)
     return blorc_fail(err, BLORC_EINVAL, "write: buffer %d is read-only", (int)which);
+  if (which == BLORC_BUF_UPSTREAM) {
+    blorc_status st = need(b, BLORC_PROGRESS_CLOSED_FORM, "upstream gradient", err);
+    if (st != BLORC_OK) return st;
+  }
   blorc_status st = check_count(b, which, count, err);
   if (st != BLORC_OK) return st;
   size_t bad;
+  int per_row = which == BLORC_BUF_W || which == BLORC_BUF_UPSTREAM ? b->n : b->k;
   if (!all_finite(src, count, &bad))
     return blorc_fail(err, BLORC_EINVAL, "%s: non-finite value at row %zu column %zu",
-                      which == BLORC_BUF_W ? "W" : "warm-start state",
-                      bad / (which == BLORC_BUF_W ? b->n : b->k),
-                      bad % (which == BLORC_BUF_W ? b->n : b->k));
+                      which == BLORC_BUF_W          ? "W"
+                      : which == BLORC_BUF_UPSTREAM ? "upstream gradient"
+                                                    : "warm-start state",
+                      bad / per_row, bad % per_row);
+  if (which == BLORC_BUF_UPSTREAM) return write_upstream(b, src, err);
   st = b->ops->write(b, which, src, err);
   if (which == BLORC_BUF_W) {
     b->factored = 0;

@@ -75,6 +75,8 @@ struct blorc_backend {
   int m;                       /* length of y: n unless op_kind is MATRIX */
   double ridge;                /* ridge/2 ||x||^2 in the lower level */
   int has_masks;               /* MASK: set_masks ran for the current data set */
+  int upstream;                /* the batch's clean buffer holds an upstream gradient dL/dx*
+                                  (BLORC_BUF_UPSTREAM) instead of clean signals */
   blorc_progress progress;
 };
 
@@ -82,6 +84,14 @@ extern const blorc_backend_ops blorc_cpu_ops;
 #ifdef BLORC_WITH_CUDA
 extern const blorc_backend_ops blorc_cuda_ops;
 #endif
+
+/* What stage 5 takes as the residual g that h, b and the loss are formed from:
+ * BLORC_RESIDUAL_NONE (no clean signals: x* and a only), _CLEAN (g = x* - x) or _UPSTREAM
+ * (g = the batch's clean buffer itself: a vector-Jacobian product, blorc_write). */
+enum { BLORC_RESIDUAL_NONE = 0, BLORC_RESIDUAL_CLEAN = 1, BLORC_RESIDUAL_UPSTREAM = 2 };
+static inline int blorc_residual_mode(const blorc_backend *b) {
+  return b->upstream ? BLORC_RESIDUAL_UPSTREAM : b->has_clean ? BLORC_RESIDUAL_CLEAN : 0;
+}
 
 /* P_N = I - V_r V_r^T for B samples (host): Vs holds per sample an n x kn column-major block
  * of right singular vectors, rank[j] of them in use; dst receives B x n x n. Both backends

@@ -120,14 +120,19 @@ static int in_choices(const char *value, const char *choices) {
   return 0;
 }
 
-blorc_status blorc_config_set(blorc_config *c, const char *key, const char *value,
-                              const char *where, blorc_error *err) {
+/* The table entry of "section.key", or NULL. */
+static const key_def *find_key(const char *key) {
   const char *dot = strchr(key, '.');
-  const key_def *d = NULL;
   for (size_t i = 0; dot && i < NKEYS; i++)
     if (strncmp(key, KEYS[i].section, (size_t)(dot - key)) == 0 &&
         strlen(KEYS[i].section) == (size_t)(dot - key) && strcmp(dot + 1, KEYS[i].key) == 0)
-      d = &KEYS[i];
+      return &KEYS[i];
+  return NULL;
+}
+
+blorc_status blorc_config_set(blorc_config *c, const char *key, const char *value,
+                              const char *where, blorc_error *err) {
+  const key_def *d = find_key(key);
   if (!d) return blorc_fail(err, BLORC_EINVAL, "%s: unknown config key '%s'", where, key);
   char *field = (char *)c + d->offset, *end = NULL;
   errno = 0;
@@ -252,6 +257,26 @@ blorc_status blorc_config_check(const blorc_config *c, blorc_error *err) {
   return BLORC_OK;
 }
 
+/* The value of key d in c as text: the shortest that reads back to the same value. */
+static void format_value(const blorc_config *c, const key_def *d, char *buf, size_t len) {
+  const char *field = (const char *)c + d->offset;
+  switch (d->type) {
+    case T_INT: snprintf(buf, len, "%d", *(const int *)field); break;
+    case T_LONG: snprintf(buf, len, "%ld", *(const long *)field); break;
+    case T_I64: snprintf(buf, len, "%lld", *(const long long *)field); break;
+    case T_DOUBLE: {
+      double v = *(const double *)field;
+      for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+      }
+      break;
+    }
+    case T_BOOL: snprintf(buf, len, "%s", *(const int *)field ? "true" : "false"); break;
+    case T_STR: snprintf(buf, len, "%s", field); break;
+  }
+}
+
 void blorc_config_write(const blorc_config *c, FILE *f) {
   const char *section = "";
   for (size_t i = 0; i < NKEYS; i++) {
@@ -260,25 +285,24 @@ void blorc_config_write(const blorc_config *c, FILE *f) {
       fprintf(f, "%s[%s]\n", i ? "\n" : "", d->section);
       section = d->section;
     }
-    const char *field = (const char *)c + d->offset;
-    fprintf(f, "; %s\n%s = ", d->help, d->key);
-    switch (d->type) {
-      case T_INT: fprintf(f, "%d", *(const int *)field); break;
-      case T_LONG: fprintf(f, "%ld", *(const long *)field); break;
-      case T_I64: fprintf(f, "%lld", *(const long long *)field); break;
-      case T_DOUBLE: { /* shortest text that reads back to the same double */
-        double v = *(const double *)field;
-        char buf[40];
-        for (int prec = 6; prec <= 17; prec++) {
-          snprintf(buf, sizeof buf, "%.*g", prec, v);
-          if (strtod(buf, NULL) == v) break;
-        }
-        fprintf(f, "%s", buf);
-        break;
-      }
-      case T_BOOL: fprintf(f, "%s", *(const int *)field ? "true" : "false"); break;
-      case T_STR: fprintf(f, "%s", field); break;
-    }
-    fprintf(f, "\n");
+    char buf[sizeof(((blorc_config *)0)->clean) + 8];
+    format_value(c, d, buf, sizeof buf);
+    fprintf(f, "; %s\n%s = %s\n", d->help, d->key, buf);
   }
+}
+
+int blorc_config_key(size_t i, const char **section, const char **key, const char **help) {
+  if (i >= NKEYS) return 0;
+  if (section) *section = KEYS[i].section;
+  if (key) *key = KEYS[i].key;
+  if (help) *help = KEYS[i].help;
+  return 1;
+}
+
+blorc_status blorc_config_get(const blorc_config *c, const char *key, char *buf, size_t len,
+                              blorc_error *err) {
+  const key_def *d = find_key(key);
+  if (!d) return blorc_fail(err, BLORC_EINVAL, "unknown config key '%s'", key);
+  if (len > 0) format_value(c, d, buf, len);
+  return BLORC_OK;
 }

@@ -90,3 +90,30 @@ TEST(Config, ErrorsNameTheKeyAndTheExpectation) {
 }
 
 }  // namespace
+
+// The key table as bindings see it: every key listed reads back what blorc_config_set stored
+// (as text that sets the same value), unknown keys are errors, and the list ends.
+TEST(Config, KeysListAndReadBack) {
+  blorc_config c;
+  blorc_config_defaults(&c);
+  blorc_error e{};
+  const char *section, *key, *help;
+  size_t count = 0;
+  for (size_t i = 0; blorc_config_key(i, &section, &key, &help); i++, count++) {
+    std::string name = std::string(section) + "." + key;
+    char buf[600];
+    ASSERT_EQ(blorc_config_get(&c, name.c_str(), buf, sizeof buf, &e), BLORC_OK) << e.msg;
+    blorc_config copy = c;
+    ASSERT_EQ(blorc_config_set(&copy, name.c_str(), buf, "test", &e), BLORC_OK)
+        << name << ": " << e.msg;
+    EXPECT_EQ(std::memcmp(&copy, &c, sizeof c), 0) << name;
+    EXPECT_GT(std::strlen(help), 0u);
+  }
+  EXPECT_GE(count, 30u);
+  ASSERT_EQ(blorc_config_set(&c, "train.lr", "0.0123", "test", &e), BLORC_OK);
+  char buf[64];
+  ASSERT_EQ(blorc_config_get(&c, "train.lr", buf, sizeof buf, &e), BLORC_OK);
+  EXPECT_STREQ(buf, "0.0123");
+  EXPECT_EQ(blorc_config_get(&c, "train.nope", buf, sizeof buf, &e), BLORC_EINVAL);
+  EXPECT_NE(std::strstr(e.msg, "train.nope"), nullptr);
+}

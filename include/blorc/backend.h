@@ -68,9 +68,12 @@ typedef enum blorc_buffer {
   BLORC_BUF_GRAD_Y,       /* B x m per-sample dU/dy = A h (the loss of that sample alone) */
   BLORC_BUF_GRAD_OP,      /* m x n dU/dA of the mean loss = mean of (y - A x*) h^T - (A h) x*^T;
                              a shared matrix operator only */
-  BLORC_BUF_UNIQUE        /* B: 1 where the lower level has a unique minimiser on the sample's
+  BLORC_BUF_UNIQUE,       /* B: 1 where the lower level has a unique minimiser on the sample's
                              pattern (C = (A N)^T (A N) + ridge I nonsingular), else 0; such
                              samples get x* = ADMM's x and no gradient */
+  BLORC_BUF_UPSTREAM      /* B x n, write only: an upstream gradient gx = dL/dx* per sample of
+                             the selected batch, in place of the loss's x* - x (see blorc_write):
+                             stage 6 then gives the vector-Jacobian product of x*(W, y) */
 } blorc_buffer;
 
 typedef struct blorc_backend blorc_backend;
@@ -207,8 +210,12 @@ blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err);
 blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst, size_t count,
                         blorc_error *err);
 
-/* Copies src into a writable buffer (W, STATE_Z, STATE_LAMBDA); count must match. Writing W
- * invalidates the factorisation and every later stage. Non-finite values are rejected. */
+/* Copies src into a writable buffer (W, STATE_Z, STATE_LAMBDA, UPSTREAM); count must match.
+ * Writing W invalidates the factorisation and every later stage. UPSTREAM needs the closed
+ * form (stage 5) of the selected batch: it replaces the residual x* - x by src for that batch
+ * (until the next select) and runs stage 5 again with it, keeping a polish's certificate, so
+ * that blorc_gradient returns -(1/used) times sum_j (dx*_j/dW)^T gx_j and BLORC_BUF_GRAD_Y the
+ * rows (dx*_j/dy_j)^T gx_j (blorc/layer.h). Non-finite values are rejected. */
 blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src, size_t count,
                          blorc_error *err);
 

@@ -12,6 +12,7 @@
 #include "blorc/error.h"
 #include "blorc/evaluate.h"
 #include "blorc/image.h"
+#include "blorc/layer.h"
 #include "blorc/npy.h"
 #include "blorc/operator.h"
 #include "blorc/rng.h"

@@ -67,6 +67,15 @@ blorc_status blorc_config_check(const blorc_config *c, blorc_error *err);
 /* Writes every key as INI text (loadable by blorc_config_load). */
 void blorc_config_write(const blorc_config *c, FILE *f);
 
+/* The i-th key of the table (0-based): its section, key and one-line help (any may be NULL);
+ * returns 0 past the last one. Bindings list the keys with it. */
+int blorc_config_key(size_t i, const char **section, const char **key, const char **help);
+
+/* The value of "section.key" as text (as blorc_config_write prints it) into buf (len bytes,
+ * truncated to fit); BLORC_EINVAL for an unknown key. */
+blorc_status blorc_config_get(const blorc_config *c, const char *key, char *buf, size_t len,
+                              blorc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -221,6 +221,7 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
     case BLORC_BUF_UNIQUE:
       for (size_t j = 0; j < B; j++) dst[j] = c->uniq[j];
       return BLORC_OK;
+    case BLORC_BUF_UPSTREAM: break; /* write-only: the dispatcher refuses the read */
   }
   if (!src) return blorc_fail(err, BLORC_EINVAL, "read: unknown buffer %d", (int)which);
   memcpy(dst, src, count * sizeof(double));
@@ -230,7 +231,10 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
 static blorc_status cpu_write(blorc_backend *b, blorc_buffer which, const double *src,
                               blorc_error *err) {
   cpu_state *c = cpu_of(b);
-  double *dst = which == BLORC_BUF_W ? c->W : which == BLORC_BUF_STATE_Z ? c->Zall : c->Lall;
+  double *dst = which == BLORC_BUF_W          ? c->W
+                : which == BLORC_BUF_UPSTREAM ? c->X /* the batch's clean buffer: gx */
+                : which == BLORC_BUF_STATE_Z  ? c->Zall
+                                              : c->Lall;
   if (!dst) return blorc_fail(err, BLORC_EINVAL, "write: no data set for the warm-start state");
   memcpy(dst, src, blorc_buffer_size(b, which) * sizeof(double));
   return BLORC_OK;

@@ -1,6 +1,6 @@
 /* Stage 5: the closed form given the sign pattern (design.md section 3):
- *   q = y - W^T s,  x* = P_N q,  a = (W0m^+)^T q,  and with g = x* - x:  h = P_N g,
- *   b = (W0m^+)^T g,  loss = 1/2 ||g||^2.
+ *   q = y - W^T s,  x* = P_N q,  a = (W0m^+)^T q,  and with g = x* - x (or an upstream
+ *   gradient, BLORC_BUF_UPSTREAM):  h = P_N g,  b = (W0m^+)^T g,  loss = 1/2 ||g||^2.
  * (W0m^+)^T = W0m V_r S_r^-2 V_r^T, so per sample only r-vectors are formed; the two
  * products with W0m run as GEMMs over the batch. */
 #include <omp.h>
@@ -66,10 +66,11 @@ static void closed_form_operator(const blorc_backend *b, int j, int fast, double
   for (int i = 0; i < n; i++) res[i] = xs[i] - res[i]; /* q - B x* */
   memcpy(xs, bx, (size_t)n * sizeof(double));
   cpu_project(n, r, Vr, sv, res, wq, coef);
-  if (!b->has_clean) return;
+  int mode = blorc_residual_mode(b);
+  if (!mode) return;
   double l = 0;
   for (int i = 0; i < n; i++) {
-    res[i] = xs[i] - x[i]; /* g */
+    res[i] = mode == BLORC_RESIDUAL_UPSTREAM ? x[i] : xs[i] - x[i]; /* g */
     l += res[i] * res[i];
   }
   c->loss[j] = 0.5 * l;
@@ -81,7 +82,8 @@ static void closed_form_operator(const blorc_backend *b, int j, int fast, double
 
 blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
   cpu_state *c = cpu_of(b);
-  int n = b->n, k = b->k, kn = b->kn, B = b->B, clean = b->has_clean;
+  int n = b->n, k = b->k, kn = b->kn, B = b->B, mode = blorc_residual_mode(b);
+  int clean = mode != BLORC_RESIDUAL_NONE, up = mode == BLORC_RESIDUAL_UPSTREAM;
   int fast = b->svd_used == BLORC_SVD_FAST; /* stage 4 took the fast path (svd.c) */
   /* q = y - W^T s for the whole batch. */
   memcpy(c->Xs, c->Y, (size_t)n * B * sizeof(double));
@@ -107,7 +109,7 @@ blorc_status cpu_closed_form(blorc_backend *b, blorc_error *err) {
       const double *x = c->X + (size_t)j * n;
       double l = 0;
       for (int i = 0; i < n; i++) {
-        h[i] = xs[i] - x[i];
+        h[i] = up ? x[i] : xs[i] - x[i];
         l += h[i] * h[i];
       }
       c->loss[j] = 0.5 * l;
