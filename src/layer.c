@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_impl.h"
 #include "blorc/active_set.h"
 
 /* ok[j] = 1 for a sample with a gradient (certified and unique); counts into stats. */
@@ -32,7 +33,9 @@ blorc_status blorc_layer_forward(blorc_backend *b, const double *W, const double
   blorc_layer_stats local;
   if (!stats) stats = &local;
   memset(stats, 0, sizeof *stats);
-  if (B < 1) return blorc_fail(err, BLORC_EINVAL, "layer: batch of %d, expected >= 1", B);
+  if (B < 1 || B > b->cap)
+    return blorc_fail(err, BLORC_EINVAL, "layer: batch of %d, the backend takes at most %d", B,
+                      b->cap);
   size_t len;
   size_t *idx = malloc((size_t)B * sizeof(size_t));
   double *flag = malloc((size_t)B * sizeof(double));

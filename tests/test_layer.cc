@@ -214,9 +214,11 @@ TEST(Layer, BadCallsAreErrors) {
   EXPECT_EQ(blorc_layer_forward(run.get(), p.W.data(), bad.data(), nullptr, B, &o, x.data(),
                                 nullptr, nullptr, &e),
             BLORC_EINVAL);
-  EXPECT_EQ(blorc_layer_forward(run.get(), p.W.data(), p.Y.data(), nullptr, B + 1, &o, x.data(),
+  Vec more((size_t)(B + 1) * n, 0.0), xm((size_t)(B + 1) * n);
+  EXPECT_EQ(blorc_layer_forward(run.get(), p.W.data(), more.data(), nullptr, B + 1, &o, xm.data(),
                                 nullptr, nullptr, &e),
             BLORC_EINVAL);
+  EXPECT_NE(std::strstr(e.msg, "batch of 3, the backend takes at most 2"), nullptr) << e.msg;
   double up[1];
   EXPECT_EQ(blorc_read(run.get(), BLORC_BUF_UPSTREAM, up, 1, &e), BLORC_EINVAL);
 }
