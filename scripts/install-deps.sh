@@ -7,7 +7,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS=(cmake ninja-build gcc g++ pkg-config
       libopenblas-openmp-dev liblapacke-dev libgtest-dev libinih-dev libpng-dev
-      libboost-context-dev python3 python3-venv)
+      libboost-context-dev python3 python3-venv libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

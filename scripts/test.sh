@@ -6,6 +6,8 @@
 #                              virtual environment build/venv, its pytest suite, and the README's
 #                              Python example as written (BLORC_NO_TORCH=1: without PyTorch,
 #                              whose tests then skip)
+#   scripts/test.sh mpi        the mpi preset (BLORC_MPI, OpenMPI): all CPU tests, including
+#                              the 2-rank `mpirun -np 2 blorc-gpu train` tests (label mpi)
 #   scripts/test.sh sanitize   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   scripts/test.sh fallback   the CPU tests again on OpenBLAS's generic SSE3 (Prescott)
 #                              kernels, which it falls back to on CPU models it does not know,
@@ -20,6 +22,17 @@
 #                              prefix and train one epoch from an installed config by name
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Configures and builds a preset and runs its tests not labelled gpu, when the tool it needs is
+# installed (otherwise says so and succeeds: CI installs it, a user may not want it).
+preset_tests() { # PRESET TOOL
+  if ! command -v "$2" >/dev/null 2>&1; then
+    echo "test.sh: $2 not found; skipping the $1 build"
+    exit 0
+  fi
+  cmake --preset "$1"
+  cmake --build --preset "$1"
+  ctest --test-dir "build/$1" -LE gpu --output-on-failure
+}
 mode=${1:-default}
 case "$mode" in
   default)
@@ -45,6 +58,9 @@ case "$mode" in
     root=$PWD
     (cd "$example" && "$root/$venv/bin/python" example.py)
     rm -rf "$example"
+    ;;
+  mpi)
+    preset_tests mpi mpirun # scripts/install-deps.sh installs OpenMPI
     ;;
   cpu | sanitize)
     cmake --preset "$mode"
@@ -94,13 +110,7 @@ case "$mode" in
     fi
     ;;
   cuda)
-    if ! command -v nvcc >/dev/null 2>&1; then
-      echo "test.sh: nvcc not found; skipping the CUDA build"
-      exit 0
-    fi
-    cmake --preset cuda
-    cmake --build --preset cuda
-    ctest --test-dir build/cuda -LE gpu --output-on-failure
+    preset_tests cuda nvcc
     ;;
   install)
     build=${2:-build/cpu}
@@ -113,7 +123,7 @@ case "$mode" in
     test -s "$prefix/run/W.npy"
     ;;
   *)
-    echo "usage: scripts/test.sh [cpu|python|sanitize|fallback|cuda-emu|cuda|install [BUILD]]" >&2
+    echo "usage: scripts/test.sh [cpu|python|mpi|sanitize|fallback|cuda-emu|cuda|install [BUILD]]" >&2
     exit 2
     ;;
 esac

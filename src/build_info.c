@@ -29,4 +29,9 @@ const char *blorc_build_info(void) {
 int blorc_cuda_available(void) {
   return 0;
 }
+
+int blorc_cuda_use_device(int local_rank) {
+  (void)local_rank;
+  return -1;
+}
 #endif

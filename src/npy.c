@@ -83,7 +83,10 @@ static blorc_status parse_header(const char *path, const char *h, int *itemsize,
   return BLORC_OK;
 }
 
-blorc_status blorc_npy_load(const char *path, blorc_array *out, blorc_error *err) {
+/* Reads rows [first, first + want) of path (want SIZE_MAX: to the end); *total (may be NULL)
+ * receives the file's row count. */
+static blorc_status load(const char *path, size_t first, size_t want, blorc_array *out,
+                         size_t *total, blorc_error *err) {
   memset(out, 0, sizeof *out);
   FILE *fp = fopen(path, "rb");
   if (!fp) return blorc_fail(err, BLORC_EIO, "%s: cannot open (%s)", path, strerror(errno));
@@ -143,6 +146,17 @@ blorc_status blorc_npy_load(const char *path, blorc_array *out, blorc_error *err
                     path, shape[0], shape[1], (long long)(sb.st_size - body));
     goto done;
   }
+  if (total) *total = shape[0];
+  if (first > shape[0] || (want != SIZE_MAX && want > shape[0] - first)) {
+    st = blorc_fail(err, BLORC_EINVAL, "%s: rows %zu..%zu asked for, the file has %zu", path, first,
+                    want == SIZE_MAX ? shape[0] : first + want, shape[0]);
+    goto done;
+  }
+  if (want == SIZE_MAX) want = shape[0] - first;
+  count = want * shape[1];
+  if (first && fseek(fp, (long)(first * shape[1] * (size_t)itemsize), SEEK_CUR) != 0)
+    goto truncated;
+  shape[0] = want;
   out->data = malloc((count ? count : 1) * sizeof(double));
   raw = itemsize == 4 ? malloc((count ? count : 1) * 4) : NULL;
   if (!out->data || (itemsize == 4 && !raw)) {
@@ -167,6 +181,15 @@ done:
   free(raw);
   if (st != BLORC_OK) blorc_array_free(out);
   return st;
+}
+
+blorc_status blorc_npy_load(const char *path, blorc_array *out, blorc_error *err) {
+  return load(path, 0, SIZE_MAX, out, NULL, err);
+}
+
+blorc_status blorc_npy_load_rows(const char *path, size_t first, size_t count, blorc_array *out,
+                                 size_t *total, blorc_error *err) {
+  return load(path, first, count, out, total, err);
 }
 
 void blorc_array_free(blorc_array *a) {

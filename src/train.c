@@ -15,6 +15,7 @@
 #include "blorc/image.h"
 #include "blorc/npy.h"
 #include "checkpoint.h"
+#include "dist.h"
 #include "fsutil.h"
 #include "optimizer.h"
 #include "rho_tuner.h"
@@ -35,12 +36,21 @@ static double now_s(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Everything a run holds; freed in one place. */
+/* Everything a run holds; freed in one place. With several data-parallel ranks (issue 18) each
+ * holds its shard: training samples [tlo, thi) and validation samples [vlo, vhi) of the whole
+ * sets (Ntr, Nval), as local rows 0..N-1 (training first); the run's W, optimiser and shuffle
+ * are the same on every rank. */
 typedef struct run {
   const blorc_config *cfg;
   const char *dir;
   int n, k;
-  size_t N, Ntr, Nval;
+  size_t N, Ntr, Nval; /* N: rows held here; Ntr, Nval: the whole sets */
+  blorc_dist d;
+  size_t tlo, thi, vlo, vhi;   /* this rank's shard */
+  size_t *tcounts, *vcounts;   /* per rank: training and validation rows (gathers) */
+  size_t *lidx;                /* this rank's local indices within a minibatch */
+  double *xval_all, *Xval_all; /* rank 0: validation outputs and clean signals, whole set */
+  double *red;                 /* per-minibatch reduction: k n + 3 values */
   double *X, *Y, *W, *Wn, *G, *xval, *sbuf, *xa, *xs, *uniq;
   double *masks; /* inpainting: N x n */
   blorc_operator op;
@@ -57,6 +67,8 @@ static void run_free(run *r) {
   free(r->xa), free(r->xs), free(r->uniq), free(r->masks);
   blorc_operator_free(&r->op);
   free(r->perm), free(r->vidx), free(r->log);
+  free(r->tcounts), free(r->vcounts), free(r->lidx), free(r->xval_all), free(r->Xval_all);
+  free(r->red);
   free(r->ck.Z), free(r->ck.L), free(r->ck.signs), free(r->ck.W_best);
   blorc_optimizer_free(&r->opt);
   blorc_backend_destroy(r->b);
@@ -97,7 +109,10 @@ static blorc_status log_restore(run *r, int epoch, blorc_error *err) {
   return st;
 }
 
+/* The run directory's files are rank 0's to write (write_file, write_config, write_outputs:
+ * the other ranks return BLORC_OK); callers then agree on the status. */
 static blorc_status write_file(run *r, const char *name, const char *text, blorc_error *err) {
+  if (r->d.rank != 0) return BLORC_OK;
   char path[4200];
   if (!blorc_path(path, sizeof path, r->dir, name))
     return blorc_fail(err, BLORC_EINVAL, "%s: path too long", r->dir);
@@ -105,6 +120,7 @@ static blorc_status write_file(run *r, const char *name, const char *text, blorc
 }
 
 static blorc_status write_config(run *r, blorc_error *err) {
+  if (r->d.rank != 0) return BLORC_OK;
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
@@ -117,6 +133,38 @@ static blorc_status write_config(run *r, blorc_error *err) {
   return st;
 }
 
+/* Rank 0 receives every rank's rows (rows[q] of `width` values from rank q) in rank order. */
+static blorc_status gather_block(const run *r, const size_t *rows, size_t width,
+                                 const double *local, double *all, blorc_error *err) {
+  size_t *c = malloc((size_t)r->d.size * sizeof(size_t));
+  blorc_status st = c ? BLORC_OK : blorc_fail(err, BLORC_ENOMEM, "out of memory for the ranks");
+  if ((st = blorc_dist_agree(&r->d, st, err))) return st;
+  for (int q = 0; q < r->d.size; q++) c[q] = rows[q] * width;
+  st = blorc_dist_gather(&r->d, local, c, all, err);
+  free(c);
+  return st;
+}
+
+/* Rank 0 receives the per-sample rows (k values each) of every rank's shard in the whole set's
+ * order: training rows, then (when val) validation rows; `local` holds this rank's, training
+ * first. */
+static blorc_status gather_rows(run *r, const double *local, int val, double *all,
+                                blorc_error *err) {
+  size_t k = (size_t)r->k, ntl = r->thi - r->tlo;
+  blorc_status st = gather_block(r, r->tcounts, k, local, all, err);
+  if (!st && val)
+    st = gather_block(r, r->vcounts, k, local + ntl * k, all ? all + r->Ntr * k : NULL, err);
+  return st;
+}
+
+/* This rank's rows of a whole-set per-sample array (N x width, training then validation). */
+static void take_rows(const run *r, const double *all, size_t width, double *local) {
+  size_t ntl = r->thi - r->tlo;
+  memcpy(local, all + r->tlo * width, ntl * width * sizeof(double));
+  memcpy(local + ntl * width, all + (r->Ntr + r->vlo) * width,
+         (r->vhi - r->vlo) * width * sizeof(double));
+}
+
 /* Denoises the validation signals (rows Ntr.. of the data set) with the current W: *psnr is
  * the mean per-signal PSNR, *psnr_mse the PSNR of the mean squared error (what training
  * minimises, and what W_best is chosen by: the mean of per-signal PSNRs can be gamed by a W
@@ -125,11 +173,29 @@ static blorc_status validate(run *r, double *psnr, double *psnr_mse, blorc_error
   blorc_denoise_opts o = blorc_denoise_defaults();
   o.rho = r->ck.tuner.rho;
   o.polish.tol = r->cfg->cert_tol, o.polish.max_rounds = r->cfg->polish_rounds;
-  blorc_status st = blorc_denoise(r->b, r->cfg->batch, r->vidx, r->Nval, &o, r->xval, NULL, err);
-  if (st) return st;
-  blorc_psnr_stats ps = blorc_psnr_of(r->X + r->Ntr * r->n, r->xval, r->Nval, r->n);
-  *psnr = ps.mean;
-  *psnr_mse = ps.aggregate;
+  size_t nv = r->vhi - r->vlo, ntl = r->thi - r->tlo;
+  blorc_status st =
+      nv ? blorc_denoise(r->b, r->cfg->batch, r->vidx, nv, &o, r->xval, NULL, err) : BLORC_OK;
+  if (r->d.size == 1) {
+    if (st) return st;
+    blorc_psnr_stats ps = blorc_psnr_of(r->X + ntl * r->n, r->xval, r->Nval, r->n);
+    *psnr = ps.mean;
+    *psnr_mse = ps.aggregate;
+    return BLORC_OK;
+  }
+  /* Rank 0 measures the whole set in its order, as one process would; the others learn the
+   * two numbers. */
+  if ((st = blorc_dist_agree(&r->d, st, err)) ||
+      (st = gather_block(r, r->vcounts, (size_t)r->n, r->xval, r->xval_all, err)))
+    return st;
+  double v[2] = {0, 0};
+  if (r->d.rank == 0) {
+    blorc_psnr_stats ps = blorc_psnr_of(r->Xval_all, r->xval_all, r->Nval, r->n);
+    v[0] = ps.mean, v[1] = ps.aggregate;
+  }
+  if ((st = blorc_dist_bcast(&r->d, v, 2, err))) return st;
+  *psnr = v[0];
+  *psnr_mse = v[1];
   return BLORC_OK;
 }
 
@@ -142,19 +208,42 @@ static void keep_if_best(run *r, int epoch, double val_psnr_mse, int first) {
   r->ck.best_epoch = epoch;
 }
 
+/* The checkpoint holds the whole sets' warm starts and patterns in one process's layout, so a
+ * run resumes with any number of ranks; rank 0 writes it. */
 static blorc_status save_checkpoint(run *r, int epoch, blorc_error *err) {
   blorc_checkpoint *c = &r->ck;
   c->epoch = epoch;
   c->adam_t = r->opt.t;
   c->W = r->W, c->m = r->opt.m, c->v = r->opt.v; /* W_best, best_val: kept in r->ck */
-  blorc_status st;
-  if ((st = blorc_read(r->b, BLORC_BUF_STATE_Z, c->Z, r->N * r->k, err)) ||
-      (st = blorc_read(r->b, BLORC_BUF_STATE_LAMBDA, c->L, r->N * r->k, err)))
-    return st;
-  return blorc_checkpoint_save(r->dir, c, err);
+  blorc_status st = BLORC_OK;
+  size_t nk = r->N * (size_t)r->k;
+  if (r->d.size == 1) {
+    if ((st = blorc_read(r->b, BLORC_BUF_STATE_Z, c->Z, nk, err)) ||
+        (st = blorc_read(r->b, BLORC_BUF_STATE_LAMBDA, c->L, nk, err)))
+      return st;
+    return blorc_checkpoint_save(r->dir, c, err);
+  }
+  size_t all = (r->Ntr + r->Nval) * (size_t)r->k;
+  double *z = malloc((nk ? nk : 1) * sizeof(double)), *l = malloc((nk ? nk : 1) * sizeof(double));
+  blorc_checkpoint w = *c;
+  w.Z = w.L = w.signs = NULL;
+  if (r->d.rank == 0) {
+    w.Z = malloc(all * sizeof(double)), w.L = malloc(all * sizeof(double));
+    w.signs = malloc(r->Ntr * (size_t)r->k * sizeof(double));
+  }
+  if (!z || !l || (r->d.rank == 0 && (!w.Z || !w.L || !w.signs)))
+    st = blorc_fail(err, BLORC_ENOMEM, "out of memory for the checkpoint's warm starts");
+  if (!st && nk) st = blorc_read(r->b, BLORC_BUF_STATE_Z, z, nk, err);
+  if (!st && nk) st = blorc_read(r->b, BLORC_BUF_STATE_LAMBDA, l, nk, err);
+  if (!(st = blorc_dist_agree(&r->d, st, err)) && !(st = gather_rows(r, z, 1, w.Z, err)) &&
+      !(st = gather_rows(r, l, 1, w.L, err)) && !(st = gather_rows(r, c->signs, 0, w.signs, err)))
+    st = r->d.rank == 0 ? blorc_checkpoint_save(r->dir, &w, err) : BLORC_OK;
+  free(z), free(l), free(w.Z), free(w.L), free(w.signs);
+  return blorc_dist_agree(&r->d, st, err);
 }
 
 static blorc_status write_outputs(run *r, blorc_error *err) {
+  if (r->d.rank != 0) return BLORC_OK;
   char path[4200];
   blorc_path(path, sizeof path, r->dir, "W.npy");
   blorc_status st = blorc_npy_save(path, r->W, 2, (size_t)r->k, (size_t)r->n, err);
@@ -176,6 +265,7 @@ static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error
   int cap = r->cfg->batch;
   blorc_status st;
   if (strcmp(dev, "cpu") != 0 && (strcmp(dev, "cuda") == 0 || blorc_cuda_available())) {
+    if (r->d.size > 1) blorc_cuda_use_device(r->d.local_rank); /* one GPU per rank of a node */
     st = blorc_backend_create(BLORC_DEVICE_CUDA, r->n, r->k, cap, &r->b, err);
     if (st == BLORC_OK || strcmp(dev, "cuda") == 0) return st;
     if (h && h->on_start) h->on_start("device auto: CUDA backend unavailable, using cpu", h->user);
@@ -206,20 +296,32 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   size_t kn = (size_t)r->k * r->n;
   blorc_status st = BLORC_OK;
   for (size_t start = 0; start < r->Ntr; start += (size_t)c->batch) {
-    int B = (int)(r->Ntr - start < (size_t)c->batch ? r->Ntr - start : (size_t)c->batch);
-    blorc_admm_stats as;
-    blorc_polish_stats ps;
-    double loss;
-    if ((st = blorc_select(r->b, r->perm + start, B, err)) ||
-        (st = blorc_factor(r->b, auto_rho ? blorc_rho_tuner_next(&r->ck.tuner) : c->rho, err)) ||
-        (st = blorc_admm(r->b, &ao, &as, err)) || (st = blorc_signs(r->b, c->gamma, err)) ||
-        (st = blorc_svd(r->b, c->svd_tol, err)) || (st = blorc_closed_form(r->b, err)) ||
-        (st = blorc_polish(r->b, &po, &ps, err)) || (st = blorc_gradient(r->b, &loss, err)) ||
-        (st = blorc_read(r->b, BLORC_BUF_SIGN, r->sbuf, (size_t)B * r->k, err)) ||
-        (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err)) ||
-        (st = blorc_read(r->b, BLORC_BUF_X_ADMM, r->xa, (size_t)B * r->n, err)) ||
-        (st = blorc_read(r->b, BLORC_BUF_XSTAR, r->xs, (size_t)B * r->n, err)) ||
-        (st = blorc_read(r->b, BLORC_BUF_UNIQUE, r->uniq, (size_t)B, err))) {
+    int Bg = (int)(r->Ntr - start < (size_t)c->batch ? r->Ntr - start : (size_t)c->batch);
+    /* This rank's part of the minibatch: the samples of its shard, in the minibatch's order. */
+    int B = 0;
+    const size_t *sel = r->perm + start;
+    if (r->d.size > 1) {
+      for (int j = 0; j < Bg; j++)
+        if (r->perm[start + j] >= r->tlo && r->perm[start + j] < r->thi)
+          r->lidx[B++] = r->perm[start + j] - r->tlo;
+      sel = r->lidx;
+    } else {
+      B = Bg;
+    }
+    blorc_admm_stats as = {0};
+    blorc_polish_stats ps = {0};
+    ps.min_dual_margin = ps.min_sign_margin = 1.0;
+    double loss = 0, rho = auto_rho ? blorc_rho_tuner_next(&r->ck.tuner) : c->rho;
+    if (B > 0 &&
+        ((st = blorc_select(r->b, sel, B, err)) || (st = blorc_factor(r->b, rho, err)) ||
+         (st = blorc_admm(r->b, &ao, &as, err)) || (st = blorc_signs(r->b, c->gamma, err)) ||
+         (st = blorc_svd(r->b, c->svd_tol, err)) || (st = blorc_closed_form(r->b, err)) ||
+         (st = blorc_polish(r->b, &po, &ps, err)) || (st = blorc_gradient(r->b, &loss, err)) ||
+         (st = blorc_read(r->b, BLORC_BUF_SIGN, r->sbuf, (size_t)B * r->k, err)) ||
+         (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err)) ||
+         (st = blorc_read(r->b, BLORC_BUF_X_ADMM, r->xa, (size_t)B * r->n, err)) ||
+         (st = blorc_read(r->b, BLORC_BUF_XSTAR, r->xs, (size_t)B * r->n, err)) ||
+         (st = blorc_read(r->b, BLORC_BUF_UNIQUE, r->uniq, (size_t)B, err)))) {
       if (st == BLORC_ENUMERIC) { /* numerical trouble in a stage: W has diverged */
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
@@ -228,10 +330,10 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
                    "last good checkpoint is kept in %s/checkpoints",
                    lg->epoch, start / (size_t)c->batch + 1, msg, c->lr, r->dir);
       }
-      return st;
+      return blorc_dist_agree(&r->d, st, err);
     }
     for (int j = 0; j < B; j++) {
-      double *prev = r->ck.signs + r->perm[start + j] * r->k;
+      double *prev = r->ck.signs + sel[j] * r->k;
       const double *now = r->sbuf + (size_t)j * r->k;
       for (int i = 0; i < r->k; i++) {
         changes += prev[i] != 2.0 && prev[i] != now[i];
@@ -242,7 +344,19 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
       mismatch += !blorc_closed_form_agrees(r->xa + (size_t)j * r->n, r->xs + (size_t)j * r->n,
                                             (size_t)r->n, c->tol, nearby);
     for (int j = 0; j < B; j++) not_unique += r->uniq[j] == 0.0;
-    if (auto_rho) blorc_rho_tuner_record(&r->ck.tuner, as.iters_total, B);
+    if (r->d.size > 1) { /* the minibatch's sums over ranks, in rank order (dist.c) */
+      double *v = r->red;
+      for (size_t i = 0; i < kn; i++) v[i] = B > 0 ? r->G[i] * ps.certified : 0.0;
+      v[kn] = loss * ps.certified, v[kn + 1] = ps.certified, v[kn + 2] = (double)as.iters_total;
+      if ((st = blorc_dist_agree(&r->d, st, err)) || (st = blorc_dist_sum(&r->d, v, kn + 3, err)))
+        return st;
+      double used = v[kn + 1];
+      for (size_t i = 0; i < kn; i++) r->G[i] = used > 0 ? v[i] / used : 0.0;
+      loss = used > 0 ? v[kn] / used : 0.0;
+      ps.certified = (int)used;
+      as.iters_total = (long long)v[kn + 2];
+    }
+    if (auto_rho) blorc_rho_tuner_record(&r->ck.tuner, as.iters_total, Bg);
     loss_sum += loss * ps.certified;
     certified += ps.certified;
     rounds += ps.rounds;
@@ -259,7 +373,29 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
                         lg->epoch, start / (size_t)c->batch + 1, bad / r->n, bad % r->n, c->lr,
                         r->dir);
     memcpy(r->W, r->Wn, kn * sizeof(double));
-    if ((st = blorc_write(r->b, BLORC_BUF_W, r->W, kn, err))) return st;
+    if ((st = blorc_write(r->b, BLORC_BUF_W, r->W, kn, err)))
+      return blorc_dist_agree(&r->d, st, err);
+  }
+  if (r->d.size > 1) { /* per-sample counts over ranks; the margins' minimum by rank 0 */
+    double v[5] = {(double)at_cap, (double)changes, (double)mismatch, (double)not_unique,
+                   (double)rounds / r->d.size};
+    double mine[2] = {lg->min_dual_margin, lg->min_sign_margin}, *all = NULL;
+    size_t *two = malloc((size_t)r->d.size * sizeof(size_t));
+    if (r->d.rank == 0) all = malloc((size_t)r->d.size * 2 * sizeof(double));
+    if (!two || (r->d.rank == 0 && !all))
+      st = blorc_fail(err, BLORC_ENOMEM, "out of memory for %d ranks", r->d.size);
+    for (int q = 0; two && q < r->d.size; q++) two[q] = 2;
+    if (!(st = blorc_dist_agree(&r->d, st, err)) && !(st = blorc_dist_sum(&r->d, v, 5, err)))
+      st = blorc_dist_gather(&r->d, mine, two, all, err);
+    for (int q = 0; !st && all && q < r->d.size; q++)
+      mine[0] = fmin(mine[0], all[2 * q]), mine[1] = fmin(mine[1], all[2 * q + 1]);
+    if (!st) st = blorc_dist_bcast(&r->d, mine, 2, err);
+    free(two), free(all);
+    if (st) return st;
+    at_cap = (long long)v[0], changes = (long long)v[1], mismatch = (long long)v[2];
+    not_unique = (long long)v[3];
+    lg->min_dual_margin = mine[0], lg->min_sign_margin = mine[1];
+    rounds = llround(v[4]);
   }
   double t1 = now_s();
   if ((st = validate(r, &lg->val_psnr, &lg->val_psnr_mse, err))) return st;
@@ -312,41 +448,75 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   r.cfg = cfg, r.dir = out_dir;
   r.n = cfg->n;
   double t_start = now_s();
-  if ((st = prepare_dir(out_dir, resume, force, err))) return st;
-  if ((st = blorc_operator_parse(cfg->op_kind, cfg->n, (uint64_t)cfg->op_seed, cfg->op_ridge,
-                                 "config operator.kind", &r.op, err)) ||
-      (st = blorc_dataset_op(cfg, &r.op, &r.X, &r.Y, &r.masks, &r.N, err)))
-    goto done;
+  blorc_dist_init(&r.d);
+  int lead = r.d.rank == 0; /* writes the run directory and calls the hooks */
+  if (!lead) h = NULL;
+  if ((st =
+           blorc_dist_agree(&r.d, lead ? prepare_dir(out_dir, resume, force, err) : BLORC_OK, err)))
+    return st;
   r.Ntr = (size_t)cfg->train, r.Nval = (size_t)cfg->val;
-  if ((st = blorc_initial_w(cfg, &r.W, &r.k, err))) goto done;
+  blorc_dist_block(r.Ntr, r.d.rank, r.d.size, &r.tlo, &r.thi);
+  blorc_dist_block(r.Nval, r.d.rank, r.d.size, &r.vlo, &r.vhi);
+  r.N = (r.thi - r.tlo) + (r.vhi - r.vlo);
+  r.tcounts = malloc((size_t)r.d.size * sizeof(size_t));
+  r.vcounts = malloc((size_t)r.d.size * sizeof(size_t));
+  if (!r.tcounts || !r.vcounts) {
+    st = blorc_fail(err, BLORC_ENOMEM, "out of memory for %d ranks", r.d.size);
+    goto done;
+  }
+  for (int q = 0; q < r.d.size; q++) {
+    size_t lo, hi;
+    blorc_dist_block(r.Ntr, q, r.d.size, &lo, &hi);
+    r.tcounts[q] = hi - lo;
+    blorc_dist_block(r.Nval, q, r.d.size, &lo, &hi);
+    r.vcounts[q] = hi - lo;
+  }
+  st = blorc_operator_parse(cfg->op_kind, cfg->n, (uint64_t)cfg->op_seed, cfg->op_ridge,
+                            "config operator.kind", &r.op, err);
+  if (!st)
+    st = blorc_dataset_op_rows(cfg, &r.op, r.tlo, r.thi, r.vlo, r.vhi, &r.X, &r.Y, &r.masks, err);
+  if (!st) st = blorc_initial_w(cfg, &r.W, &r.k, err);
+  if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
   size_t kn = (size_t)r.k * r.n;
   r.Wn = malloc(kn * sizeof(double));
   r.G = malloc(kn * sizeof(double));
-  r.xval = malloc(r.Nval * r.n * sizeof(double));
+  size_t ntl = r.thi - r.tlo, nvl = r.vhi - r.vlo;
+  r.xval = malloc((nvl ? nvl : 1) * r.n * sizeof(double));
   r.sbuf = malloc((size_t)cfg->batch * r.k * sizeof(double));
+  r.lidx = malloc((size_t)cfg->batch * sizeof(size_t));
+  r.red = malloc((kn + 3) * sizeof(double));
   r.xa = malloc((size_t)cfg->batch * r.n * sizeof(double));
   r.xs = malloc((size_t)cfg->batch * r.n * sizeof(double));
   r.uniq = malloc((size_t)cfg->batch * sizeof(double));
   r.perm = malloc(r.Ntr * sizeof(size_t));
-  r.vidx = malloc(r.Nval * sizeof(size_t));
-  r.ck.Z = malloc(r.N * r.k * sizeof(double));
-  r.ck.L = malloc(r.N * r.k * sizeof(double));
-  r.ck.signs = malloc(r.Ntr * r.k * sizeof(double));
+  r.vidx = malloc((nvl ? nvl : 1) * sizeof(size_t));
+  r.ck.Z = malloc((r.N ? r.N : 1) * r.k * sizeof(double));
+  r.ck.L = malloc((r.N ? r.N : 1) * r.k * sizeof(double));
+  r.ck.signs = malloc((ntl ? ntl : 1) * r.k * sizeof(double));
   r.ck.W_best = malloc(kn * sizeof(double));
-  if (!r.Wn || !r.G || !r.xval || !r.sbuf || !r.xa || !r.xs || !r.uniq || !r.perm || !r.vidx ||
-      !r.ck.Z || !r.ck.L || !r.ck.signs || !r.ck.W_best ||
-      blorc_optimizer_init(&r.opt, strcmp(cfg->optimizer, "adam") == 0, cfg->lr, kn)) {
+  if (lead && r.d.size > 1) {
+    r.xval_all = malloc(r.Nval * r.n * sizeof(double));
+    r.Xval_all = malloc(r.Nval * r.n * sizeof(double));
+  }
+  if (!r.Wn || !r.G || !r.xval || !r.sbuf || !r.lidx || !r.red || !r.xa || !r.xs || !r.uniq ||
+      !r.perm || !r.vidx || !r.ck.Z || !r.ck.L || !r.ck.signs || !r.ck.W_best ||
+      (lead && r.d.size > 1 && (!r.xval_all || !r.Xval_all)) ||
+      blorc_optimizer_init(&r.opt, strcmp(cfg->optimizer, "adam") == 0, cfg->lr, kn))
     st = blorc_fail(err, BLORC_ENOMEM, "out of memory for a run of %zu signals, k=%d n=%d", r.N,
                     r.k, r.n);
-    goto done;
-  }
-  for (size_t i = 0; i < r.Nval; i++) r.vidx[i] = r.Ntr + i;
-  for (size_t i = 0; i < r.Ntr * r.k; i++) r.ck.signs[i] = 2.0;
-  r.ck.k = r.k, r.ck.n = r.n, r.ck.N = r.N, r.ck.Ntrain = r.Ntr;
+  if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
+  for (size_t i = 0; i < nvl; i++) r.vidx[i] = ntl + i;
+  for (size_t i = 0; i < ntl * r.k; i++) r.ck.signs[i] = 2.0;
+  r.ck.k = r.k, r.ck.n = r.n, r.ck.N = r.Ntr + r.Nval, r.ck.Ntrain = r.Ntr;
   blorc_rng_seed(&r.ck.rng, (uint64_t)cfg->seed);
   blorc_rho_tuner_init(&r.ck.tuner, cfg->rho);
-  if ((st = open_backend(&r, h, err))) goto done;
-  if ((st = blorc_operator_load(r.b, &r.op, r.N, r.X, r.Y, r.masks, err))) goto done;
+  st = open_backend(&r, h, err);
+  if (!st && r.N > 0) st = blorc_operator_load(r.b, &r.op, r.N, r.X, r.Y, r.masks, err);
+  if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
+  if (r.d.size > 1) { /* rank 0 scores the whole validation set */
+    if ((st = gather_block(&r, r.vcounts, (size_t)r.n, r.X + ntl * r.n, r.Xval_all, err)))
+      goto done;
+  }
   int first_epoch = 1;
   if (resume) {
     /* Killed before its first checkpoint: nothing to restore, so the run starts over. */
@@ -354,6 +524,8 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     if (!blorc_exists(path_buf)) resume = 0;
   }
   if (resume) {
+    /* Every rank reads the checkpoint (the run directory is shared) and keeps its rows: it
+     * holds the whole sets' state, so any number of ranks resumes it. */
     blorc_checkpoint in = r.ck;
     in.W = in.m = in.v = in.Z = in.L = in.signs = in.W_best = NULL;
     st = blorc_checkpoint_load(out_dir, &in, err);
@@ -361,7 +533,7 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
       memcpy(r.W, in.W, kn * sizeof(double));
       memcpy(r.opt.m, in.m, kn * sizeof(double));
       memcpy(r.opt.v, in.v, kn * sizeof(double));
-      memcpy(r.ck.signs, in.signs, r.Ntr * r.k * sizeof(double));
+      memcpy(r.ck.signs, in.signs + r.tlo * r.k, ntl * r.k * sizeof(double));
       memcpy(r.ck.W_best, in.W_best, kn * sizeof(double));
       r.ck.best_val = in.best_val;
       r.ck.best_epoch = in.best_epoch;
@@ -370,11 +542,13 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
       r.ck.step = in.step;
       r.ck.tuner = in.tuner;
       first_epoch = in.epoch + 1;
-      st = blorc_write(r.b, BLORC_BUF_STATE_Z, in.Z, r.N * r.k, err);
-      if (!st) st = blorc_write(r.b, BLORC_BUF_STATE_LAMBDA, in.L, r.N * r.k, err);
+      take_rows(&r, in.Z, (size_t)r.k, r.ck.Z);
+      take_rows(&r, in.L, (size_t)r.k, r.ck.L);
+      if (r.N) st = blorc_write(r.b, BLORC_BUF_STATE_Z, r.ck.Z, r.N * r.k, err);
+      if (!st && r.N) st = blorc_write(r.b, BLORC_BUF_STATE_LAMBDA, r.ck.L, r.N * r.k, err);
     }
     blorc_checkpoint_free(&in);
-    if (st) goto done;
+    if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
     if (first_epoch > cfg->epochs + 1) {
       st = blorc_fail(
           err, BLORC_EINVAL,
@@ -385,20 +559,21 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     }
     /* At the last epoch already (killed while writing the outputs): no epoch runs, and the
      * outputs are written from the checkpoint. Rows past the checkpoint go at once. */
-    if ((st = log_restore(&r, first_epoch - 1, err)) ||
-        (st = write_file(&r, "log.csv", r.log, err)))
-      goto done;
-  } else if ((st = log_append(&r, LOG_HEADER, err))) {
-    goto done;
+    st = log_restore(&r, first_epoch - 1, err);
+    if (!st) st = write_file(&r, "log.csv", r.log, err);
+  } else {
+    st = log_append(&r, LOG_HEADER, err);
   }
-  if ((st = write_config(&r, err))) goto done;
-  if ((st = blorc_write(r.b, BLORC_BUF_W, r.W, kn, err))) goto done;
+  if (!st) st = write_config(&r, err);
+  if (!st && r.N) st = blorc_write(r.b, BLORC_BUF_W, r.W, kn, err);
+  if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
   /* Measurements of another length or with holes have no PSNR of their own. */
   result->noisy_psnr = NAN;
   if (r.op.kind == BLORC_OP_IDENTITY) {
     double noisy = 0;
-    for (size_t j = 0; j < r.Nval; j++)
+    for (size_t j = 0; j < nvl; j++)
       noisy += blorc_psnr(r.Y + r.vidx[j] * r.n, r.X + r.vidx[j] * r.n, r.n);
+    if ((st = blorc_dist_sum(&r.d, &noisy, 1, err))) goto done;
     result->noisy_psnr = noisy / (double)r.Nval;
   }
   if ((st = validate(&r, &result->initial_val_psnr, &result->initial_val_psnr_mse, err))) goto done;
@@ -434,12 +609,14 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
              lg.mean_iters, lg.share_at_cap, lg.sign_changes, lg.rho, lg.share_mismatch,
              lg.share_certified, lg.min_dual_margin, lg.min_sign_margin, lg.polish_rounds,
              lg.share_not_unique);
-    if ((st = log_append(&r, row, err)) || (st = write_file(&r, "log.csv", r.log, err))) goto done;
+    st = log_append(&r, row, err);
+    if (!st) st = write_file(&r, "log.csv", r.log, err);
+    if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
     if (e % cfg->checkpoint_every == 0 || e == cfg->epochs)
       if ((st = save_checkpoint(&r, e, err))) goto done;
     if (h && h->on_epoch) h->on_epoch(&lg, h->user);
   }
-  st = write_outputs(&r, err);
+  st = blorc_dist_agree(&r.d, write_outputs(&r, err), err);
   result->best_val_psnr_mse = r.ck.best_val;
   result->best_epoch = r.ck.best_epoch;
 done:

@@ -184,4 +184,28 @@ TEST(Npy, FailedSaveKeepsTheOldFile) {
   blorc_array_free(&a);
 }
 
+// A window of rows (a data-parallel rank's shard) is exactly those rows of the whole file;
+// the file's row count comes back; a window past the end is refused.
+TEST(Npy, RowWindowsAreSlicesOfTheFile) {
+  std::string p = tmp("rows.npy");
+  std::vector<double> v(7 * 3);
+  for (size_t i = 0; i < v.size(); i++) v[i] = 0.5 * (double)i - 3;
+  blorc_error e{};
+  ASSERT_EQ(blorc_npy_save(p.c_str(), v.data(), 2, 7, 3, &e), BLORC_OK);
+  blorc_array a{};
+  size_t total = 0;
+  ASSERT_EQ(blorc_npy_load_rows(p.c_str(), 2, 4, &a, &total, &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(total, 7u);
+  ASSERT_EQ(a.rows, 4u);
+  ASSERT_EQ(a.cols, 3u);
+  for (size_t i = 0; i < 12; i++) EXPECT_EQ(a.data[i], v[6 + i]);
+  blorc_array_free(&a);
+  ASSERT_EQ(blorc_npy_load_rows(p.c_str(), 7, 0, &a, nullptr, &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(a.rows, 0u);
+  blorc_array_free(&a);
+  EXPECT_EQ(blorc_npy_load_rows(p.c_str(), 5, 3, &a, nullptr, &e), BLORC_EINVAL);
+  EXPECT_NE(std::string(e.msg).find("rows 5..8 asked for, the file has 7"), std::string::npos)
+      << e.msg;
+}
+
 }  // namespace

@@ -87,18 +87,7 @@ class Reliability : public Cli {
     walk("");
     return out;
   }
-  static std::string without_times(const std::string &log) {
-    std::stringstream in(log), out;
-    std::string line;
-    while (std::getline(in, line)) {
-      std::stringstream f(line);
-      std::string field;
-      for (int col = 0; std::getline(f, field, ','); col++)
-        if (col != 4 && col != 5) out << field << ',';
-      out << '\n';
-    }
-    return out.str();
-  }
+  static std::string without_times(const std::string &log) { return log_without_times(log); }
   // What a reader may see of a run at any moment: `latest` names a complete checkpoint,
   // every .npy under its final name loads, and log.csv holds whole rows.
   void expect_nothing_torn(const std::string &run, const std::string &when) const {

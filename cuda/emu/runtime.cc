@@ -219,6 +219,11 @@ cudaError_t cudaGetDevice(int *device) {
   return cudaSuccess;
 }
 
+// One emulated device: ordinal 0 only, as the runtime answers for a device it does not have.
+cudaError_t cudaSetDevice(int device) {
+  return device == 0 ? cudaSuccess : cudaErrorInvalidDevice;
+}
+
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
   if (device != 0)
     return blorc_emu::record_error(cudaErrorInvalidValue, "device " + std::to_string(device));
@@ -375,6 +380,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
     case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorNotReady: return "device not ready";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorLaunchFailure: return "unspecified launch failure";

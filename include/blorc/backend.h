@@ -81,6 +81,11 @@ typedef struct blorc_backend blorc_backend;
 /* True when this build contains the CUDA backend and a device is visible. */
 int blorc_cuda_available(void);
 
+/* Makes device local_rank % (devices visible) current for the backends this thread creates
+ * next, so that the data-parallel ranks of one node use its GPUs in turn; returns that device,
+ * or -1 without CUDA or devices. */
+int blorc_cuda_use_device(int local_rank);
+
 /* Creates a backend for signals of length n, transforms with k rows and batches of at most
  * max_batch samples. W starts as zero. On error *out is NULL and err says why (BLORC_EDEVICE
  * when the device is absent or not built in, BLORC_ENOMEM naming the sizes). The caller

@@ -24,6 +24,12 @@ typedef struct blorc_array {
  * blorc_array_free. */
 blorc_status blorc_npy_load(const char *path, blorc_array *out, blorc_error *err);
 
+/* Reads only rows [first, first + count) of a 2-D (or 1-D) file, checking the whole header and
+ * the file's size as blorc_npy_load does; *total (may be NULL) receives the file's row count. A
+ * window past the end is BLORC_EINVAL naming the rows. A data-parallel rank reads its shard so. */
+blorc_status blorc_npy_load_rows(const char *path, size_t first, size_t count, blorc_array *out,
+                                 size_t *total, blorc_error *err);
+
 /* Writes a float64 C-order array (ndim 1: shape (rows,), cols ignored; ndim 2: (rows, cols))
  * to a temporary file beside path and renames it over path, so readers never see a torn
  * file and a failed write leaves any previous file intact. */

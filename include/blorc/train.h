@@ -84,6 +84,14 @@ blorc_status blorc_dataset(const blorc_config *cfg, double **clean, double **noi
 blorc_status blorc_dataset_op(const blorc_config *cfg, const blorc_operator *op, double **clean,
                               double **meas, double **masks, size_t *N, blorc_error *err);
 
+/* The rows of blorc_dataset_op's data set that one data-parallel rank holds (issue 18):
+ * training rows [tlo, thi) then validation rows [vlo, vhi) (each counted within its part), as
+ * thi - tlo + vhi - vlo rows. Files: only those rows are read (and checked); generated data are
+ * drawn whole, as the streams are sequential, and the other rows dropped. */
+blorc_status blorc_dataset_op_rows(const blorc_config *cfg, const blorc_operator *op, size_t tlo,
+                                   size_t thi, size_t vlo, size_t vhi, double **clean,
+                                   double **meas, double **masks, blorc_error *err);
+
 /* Builds the initial W (k x n, malloc'ed, caller frees) from model.init and init_scale. */
 blorc_status blorc_initial_w(const blorc_config *cfg, double **W, int *k, blorc_error *err);
 
