@@ -44,7 +44,7 @@ tests_rc=$?
 grep -E "tests passed|tests failed|\(Failed\)|no CUDA device" gpu-tests.log | sort | uniq -c | head -40
 # compute-sanitizer at small sizes: each tool slows kernels 10-100x.
 san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-small='Sizes/GpuParity.*/n16_k32_B7:GpuDefects.SecondAdmm*:GpuDefects.JacobiSvdConverges*:Shapes/GpuOperator.*/cs_n16_k16'
+small='Sizes/GpuParity.*/n16_k32_B7:GpuDefects.SecondAdmm*:GpuDefects.JacobiSvdConverges*:Shapes/GpuOperator.*/cs_n16_k16:Sizes/GpuSvdVariants.*/n16_k24'
 sanitizer_rc=0
 for tool in memcheck racecheck synccheck initcheck; do
   OMP_NUM_THREADS=4 timeout 25 "$san" --tool $tool --error-exitcode 3 \
@@ -71,6 +71,11 @@ B="build/gpu/blorc-gpu bench"
   echo "-- n=64 k=64 batch=100, fixed 2000 iterations, operator inpaint:0.3 (per-sample factors)"
   timeout 20 $B --device all --n 64 --k 64 --batch 100 --iters 2000 --fixed --repeat 5 --lr 0 \
     --operator inpaint:0.3 --ridge 1e-3
+  # Stage 4's GPU variants (issue 19): the Jacobi kernel and cuSOLVER's gesvdjBatched (k, n <= 32).
+  for v in jacobi cusolver; do
+    echo "-- n=32 k=32 batch=1000, fixed 2000 iterations, stage 4 $v"
+    timeout 20 $B --device all --n 32 --k 32 --batch 1000 --iters 2000 --fixed --repeat 5 --svd $v
+  done
 } > bench-gpu.txt 2>&1
 echo
 echo "== table: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%d)"

@@ -46,6 +46,7 @@ void cuda_destroy(blorc_backend *b) {
   });
   if (c->active_count_host) cudaFreeHost(c->active_count_host);
   if (c->active_ready) cudaEventDestroy(c->active_ready);
+  if (c->gj_params) cusolverDnDestroyGesvdjInfo(c->gj_params);
   if (c->blas) cublasDestroy(c->blas);
   if (c->solver) cusolverDnDestroy(c->solver);
   if (c->stream) cudaStreamDestroy(c->stream);
@@ -142,6 +143,7 @@ blorc_status cuda_init_inner(blorc_backend *b, cuda_state *c, blorc_error *err) 
       dev_alloc(b, (void **)&c->potrf_work, (size_t)c->potrf_lwork * d, "potrf workspace", err));
   BLORC_CUDA_CHECK(cudaMallocHost(&c->active_count_host, sizeof(int)));
   BLORC_CUDA_CHECK(cudaEventCreateWithFlags(&c->active_ready, cudaEventDisableTiming));
+  if (n <= kCudaGesvdjMax && k <= kCudaGesvdjMax) BLORC_TRY(cuda_gesvdj_init(b, err));
   c->svd_max_sweeps = kCudaJacobiSweeps;
   if (const char *s = getenv("BLORC_TEST_JACOBI_SWEEPS")) c->svd_max_sweeps = atoi(s);
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->W, 0, n * k * d, c->stream));

@@ -39,6 +39,12 @@ struct cuda_state {
   double *svd_work;                  // n x k per sample: the packed W0^T for the Jacobi SVD
   int *svd_failed;  // per sample: 1 when the Jacobi SVD did not converge within its cap
   int svd_max_sweeps;
+  // cuSOLVER's gesvdjBatched for stage 4 (BLORC_SVD_GPU_CUSOLVER; only when k, n <= 32): the
+  // masked W0m (k x n, column-major, one per sample), S, U (k x k), V (n x n), info, workspace
+  double *gj_A, *gj_S, *gj_U, *gj_V, *gj_work;
+  int *gj_info;
+  int gj_lwork;
+  gesvdjInfo_t gj_params;
   void *thrust_scratch;  // Thrust's temporary storage (kCudaThrustScratch bytes)
   // ADMM's stopping test without a host wait per check: the count of active columns is
   // copied to page-locked host memory behind an event, and read at the next check.
@@ -67,6 +73,8 @@ struct cuda_state {
 
 // Thrust's temporary storage per reduction: CUB's reduce needs a few KB for a batch.
 constexpr size_t kCudaThrustScratch = 1 << 20;
+// gesvdjBatched's size limit (cuSOLVER: m, n <= 32).
+constexpr int kCudaGesvdjMax = 32;
 // The Jacobi SVD's sweep cap (BLORC_TEST_JACOBI_SWEEPS lowers it, for the test that it is
 // reported): it converges quadratically, in 6-12 sweeps.
 constexpr int kCudaJacobiSweeps = 40;
@@ -81,6 +89,8 @@ blorc_status cuda_admm(blorc_backend *b, const blorc_admm_opts *o, blorc_admm_st
                        blorc_error *err);
 blorc_status cuda_signs(blorc_backend *b, double gamma, blorc_error *err);
 blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err);
+// gesvdjBatched's arrays, workspace and parameters (svd.cu), at init when k, n <= 32.
+blorc_status cuda_gesvdj_init(blorc_backend *b, blorc_error *err);
 blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err);
 blorc_status cuda_certify(blorc_backend *b, double tol, int start, blorc_error *err);
 blorc_status cuda_polish_step(blorc_backend *b, double tol, int from_admm, long long *moved,

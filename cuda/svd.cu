@@ -1,10 +1,11 @@
 // Stage 4 on the GPU: per sample, the SVD of the masked W0m = diag(s == 0) W by a one-sided
-// (Hestenes) Jacobi SVD, one block per sample. The rows of W0 are packed as the columns of
-// A = W0^T (n x k0); Jacobi rotations orthogonalise those columns, after which the column
-// norms are the singular values and the normalised columns the right singular vectors V of
-// W0m, exactly what src/cpu/svd.c gets from LAPACK dgesdd. Jacobi keeps small singular values
-// to high relative accuracy, so the rank decision sigma_i > rel_tol sigma_1 matches the CPU's;
-// Gram-matrix methods (gesvda, syevBatched on W0m^T W0m) would blur it below 1e-8.
+// (Hestenes) Jacobi SVD, one block per sample, or (BLORC_SVD_GPU_CUSOLVER, k, n <= 32) by
+// cuSOLVER's gesvdjBatched on the masked k x n matrices. The rows of W0 are packed as the columns
+// of A = W0^T (n x k0); Jacobi rotations orthogonalise those columns, after which the column norms
+// are the singular values and the normalised columns the right singular vectors V of W0m, exactly
+// what src/cpu/svd.c gets from LAPACK dgesdd. Jacobi keeps small singular values to high relative
+// accuracy, so the rank decision sigma_i > rel_tol sigma_1 matches the CPU's; Gram-matrix methods
+// (gesvda, syevBatched on W0m^T W0m) would blur it below 1e-8.
 #include <vector>
 
 #include "cuda_backend.h"
@@ -127,10 +128,93 @@ __global__ void jacobi_svd(int n, int k, int kn, const double *W, const double *
   }
 }
 
+// gesvdjBatched's input: per sample the masked W0m = diag(s == 0) W, k x n column-major.
+__global__ void pack_masked(int n, int k, const double *W, const double *S, double *A) {
+  const int j = blockIdx.x;
+  const double *s = S + (size_t)j * k;
+  double *Aj = A + (size_t)j * k * n;
+  for (int e = threadIdx.x; e < k * n; e += blockDim.x) {
+    int row = e % k, col = e / k;
+    Aj[e] = s[row] == 0.0 ? W[(size_t)row * n + col] : 0.0;
+  }
+}
+
+// From gesvdjBatched's sorted singular values and V (n x n per sample): the rank by the CPU's
+// rule, the singular values and the first rank columns of V, in the Jacobi kernel's layout.
+__global__ void unpack_svd(int n, int kn, const double *Sg, const double *Vg, double rel_tol,
+                           double *sv, double *Vs, int *rank) {
+  BLORC_SHARED(int, rs, 1);
+  const int j = blockIdx.x;
+  const double *Sj = Sg + (size_t)j * kn;
+  if (threadIdx.x == 0) {
+    int r = 0;
+    while (r < kn && Sj[r] > rel_tol * Sj[0]) r++;
+    rank[j] = r;
+    rs[0] = r;
+  }
+  for (int q = threadIdx.x; q < kn; q += blockDim.x) sv[(size_t)j * kn + q] = Sj[q];
+  __syncthreads();
+  const int r = rs[0];
+  double *V = Vs + (size_t)j * n * kn;
+  for (int e = threadIdx.x; e < n * kn; e += blockDim.x)
+    V[e] = e / n < r ? Vg[(size_t)j * n * n + e] : 0.0;
+}
+
+// Stage 4 by cuSOLVER's batched Jacobi SVD (k, n <= 32), every info checked.
+blorc_status svd_cusolver(blorc_backend *b, double rel_tol, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  int n = b->n, k = b->k, B = b->B;
+  if (!c->gj_params)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "svd method cusolver: k = %d, n = %d; gesvdjBatched takes at most %d x %d "
+                      "(use jacobi)",
+                      k, n, kCudaGesvdjMax, kCudaGesvdjMax);
+  BLORC_LAUNCH(pack_masked, B, 256, 0, c->stream)(n, k, c->W, c->S, c->gj_A);
+  BLORC_CUDA_CHECK_LAUNCH("pack_masked");
+  BLORC_CUSOLVER_CHECK(cusolverDnDgesvdjBatched(c->solver, CUSOLVER_EIG_MODE_VECTOR, k, n, c->gj_A,
+                                                k, c->gj_S, c->gj_U, k, c->gj_V, n, c->gj_work,
+                                                c->gj_lwork, c->gj_info, c->gj_params, B));
+  std::vector<int> info(B);
+  BLORC_CUDA_CHECK(
+      cudaMemcpyAsync(info.data(), c->gj_info, B * sizeof(int), cudaMemcpyDeviceToHost, c->stream));
+  BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  for (int j = 0; j < B; j++) {
+    if (info[j] < 0)
+      return blorc_fail(err, BLORC_EDEVICE, "svd: gesvdjBatched: parameter %d is wrong", -info[j]);
+    if (info[j] > 0)
+      return blorc_fail(err, BLORC_ENUMERIC,
+                        "svd: gesvdjBatched did not converge for sample %d of the batch (info %d)",
+                        j, info[j]);
+  }
+  BLORC_LAUNCH(unpack_svd, B, 128, 0, c->stream)
+  (n, b->kn, c->gj_S, c->gj_V, rel_tol, c->sv, c->Vs, c->rank);
+  BLORC_CUDA_CHECK_LAUNCH("unpack_svd");
+  b->svd_used = BLORC_SVD_GPU_CUSOLVER;
+  return BLORC_OK;
+}
+
 }  // namespace
+
+blorc_status cuda_gesvdj_init(blorc_backend *b, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  size_t n = b->n, k = b->k, cap = b->cap, kn = b->kn, d = sizeof(double);
+  BLORC_TRY(dev_alloc(b, (void **)&c->gj_A, k * n * cap * d, "gesvdj input", err));
+  BLORC_TRY(dev_alloc(b, (void **)&c->gj_S, kn * cap * d, "gesvdj singular values", err));
+  BLORC_TRY(dev_alloc(b, (void **)&c->gj_U, k * k * cap * d, "gesvdj U", err));
+  BLORC_TRY(dev_alloc(b, (void **)&c->gj_V, n * n * cap * d, "gesvdj V", err));
+  BLORC_TRY(dev_alloc(b, (void **)&c->gj_info, cap * sizeof(int), "gesvdj info", err));
+  BLORC_CUSOLVER_CHECK(cusolverDnCreateGesvdjInfo(&c->gj_params));
+  BLORC_CUSOLVER_CHECK(cusolverDnXgesvdjSetSortEig(c->gj_params, 1)); /* rank by the largest */
+  BLORC_CUSOLVER_CHECK(cusolverDnDgesvdjBatched_bufferSize(
+      c->solver, CUSOLVER_EIG_MODE_VECTOR, (int)k, (int)n, c->gj_A, (int)k, c->gj_S, c->gj_U,
+      (int)k, c->gj_V, (int)n, &c->gj_lwork, c->gj_params, (int)cap));
+  return dev_alloc(b, (void **)&c->gj_work, (size_t)c->gj_lwork * d, "gesvdj workspace", err);
+}
 
 blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
   cuda_state *c = cuda_of(b);
+  if (b->svd_method == BLORC_SVD_GPU_CUSOLVER) return svd_cusolver(b, rel_tol, err);
+  b->svd_used = BLORC_SVD_GPU_JACOBI;
   if (b->k > 1024)
     return blorc_fail(err, BLORC_EINVAL, "svd: k = %d rows; the CUDA Jacobi SVD handles up to 1024",
                       b->k);

@@ -263,9 +263,16 @@ blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
 }
 
 blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blorc_error *err) {
-  if (method != BLORC_SVD_AUTO && method != BLORC_SVD_FULL && method != BLORC_SVD_FAST)
-    return blorc_fail(err, BLORC_EINVAL, "svd method %d: expected AUTO (0), FULL (1) or FAST (2)",
+  if ((int)method < BLORC_SVD_AUTO || (int)method > BLORC_SVD_GPU_CUSOLVER)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "svd method %d: expected AUTO (0), FULL (1), FAST (2), GPU_JACOBI (3) or "
+                      "GPU_CUSOLVER (4)",
                       (int)method);
+  if (method >= BLORC_SVD_GPU_JACOBI && b->ops == &blorc_cpu_ops)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "svd method %s: a CUDA backend's variant; the CPU backend runs auto, full or "
+                      "fast",
+                      method == BLORC_SVD_GPU_JACOBI ? "jacobi" : "cusolver");
   b->svd_method = method;
   return BLORC_OK;
 }

@@ -65,8 +65,9 @@ struct blorc_backend {
   int B;                       /* current batch size */
   double rho;                  /* penalty of the current factorisation */
   int factored;                /* factor has run for the current W */
-  blorc_svd_method svd_method; /* requested: AUTO, FULL or FAST */
-  blorc_svd_method svd_used;   /* set by the backend's stage 4: FULL or FAST */
+  blorc_svd_method svd_method; /* requested (blorc_set_svd_method) */
+  blorc_svd_method svd_used;   /* set by the backend's stage 4: FULL or FAST on the CPU,
+                                  GPU_JACOBI or GPU_CUSOLVER on CUDA */
   double svd_tol;              /* rel_tol of the last stage 4 */
   int svd_partial;             /* stage 4 only for the samples polish_step marked */
   int polished;                /* blorc_polish ran on the current closed form */

@@ -575,3 +575,98 @@ TEST(Gpu, LayerForwardAndBackwardMatchTheCpu) {
     EXPECT_LE(ref::rel_diff(g.gA, a.gA), 1e-9);
   }
 }
+
+// Stage 4's variants (issue 19): cuSOLVER's gesvdjBatched on the masked k x n W0m (k, n <= 32)
+// against the Jacobi kernel on the same GPU batch (the same ADMM output and patterns), and
+// against the CPU on the samples whose pattern both backends read alike: the rank exactly,
+// P_N, x*, a, b, h and (all patterns alike) the gradient within 1e-11 (both exact SVDs; only
+// rounding differs).
+struct SvdCase {
+  int n, k;
+};
+
+class GpuSvdVariants : public ::testing::TestWithParam<SvdCase> {};
+
+TEST_P(GpuSvdVariants, CusolverMatchesJacobiAndTheCpu) {
+  NEED_GPU();
+  const int n = GetParam().n, k = GetParam().k, B = 6;
+  prob::Problem p = prob::make(4100 + n + k, n, k, B, 0.5);
+  Both r(p);
+  lib::Params prm;
+  prm.admm.tol = 1e-12;
+  prm.admm.max_iters = 100000;
+  prm.svd_tol = 1e-8;
+  r.cpu.solve(prm);
+  r.gpu.solve(prm);
+  blorc_error e{};
+  ASSERT_EQ(blorc_set_svd_method(r.cpu.get(), BLORC_SVD_FULL, &e), BLORC_OK) << e.msg;
+  ASSERT_EQ(blorc_set_svd_method(r.gpu.get(), BLORC_SVD_GPU_JACOBI, &e), BLORC_OK) << e.msg;
+  r.cpu.analyse(prm);
+  r.gpu.analyse(prm);
+  EXPECT_EQ(blorc_svd_method_used(r.gpu.get()), BLORC_SVD_GPU_JACOBI);
+  const blorc_buffer bufs[] = {BLORC_BUF_RANK, BLORC_BUF_PN, BLORC_BUF_XSTAR,
+                               BLORC_BUF_A,    BLORC_BUF_B,  BLORC_BUF_H};
+  std::vector<lib::Vec> jac;
+  for (blorc_buffer bf : bufs) jac.push_back(r.gpu.read(bf));
+  ASSERT_EQ(blorc_set_svd_method(r.gpu.get(), BLORC_SVD_GPU_CUSOLVER, &e), BLORC_OK) << e.msg;
+  ASSERT_EQ(blorc_svd(r.gpu.get(), prm.svd_tol, &e), BLORC_OK) << e.msg;
+  ASSERT_EQ(blorc_closed_form(r.gpu.get(), &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(blorc_svd_method_used(r.gpu.get()), BLORC_SVD_GPU_CUSOLVER);
+  lib::Vec sc = r.cpu.read(BLORC_BUF_SIGN), sg = r.gpu.read(BLORC_BUF_SIGN);
+  int lens[] = {1, n * n, n, k, k, n}, alike = 0;
+  for (size_t q = 0; q < sizeof bufs / sizeof bufs[0]; q++) {
+    lib::Vec cu = r.gpu.read(bufs[q]), cpu = r.cpu.read(bufs[q]);
+    for (int j = 0; j < B; j++) {
+      lib::Vec a = lib::sample(cu, lens[q], j), b = lib::sample(jac[q], lens[q], j);
+      double floor = std::max(ref::norm2(b), 1e-3);
+      if (q == 0) {
+        EXPECT_EQ(a, b) << "rank, sample " << j;
+      } else {
+        EXPECT_LE(ref::diff_over(a, b, floor), 1e-11) << "buffer " << bufs[q] << ", sample " << j;
+      }
+      if (lib::sample(sc, k, j) != lib::sample(sg, k, j)) continue;
+      alike += q == 0;
+      lib::Vec c2 = lib::sample(cpu, lens[q], j);
+      if (q == 0)
+        EXPECT_EQ(a, c2) << "rank against the CPU, sample " << j;
+      else
+        EXPECT_LE(ref::diff_over(a, c2, std::max(ref::norm2(c2), 1e-3)), 1e-11)
+            << "buffer " << bufs[q] << " against the CPU, sample " << j;
+    }
+  }
+  EXPECT_GT(alike, 0);
+  if (alike == B) {
+    r.cpu.gradient();
+    r.gpu.gradient();
+    EXPECT_LE(rel(r.gpu.read(BLORC_BUF_GRAD), r.cpu.read(BLORC_BUF_GRAD)), 1e-11);
+  }
+  // The polish's rounds rerun stage 4 on the changed samples: with cuSOLVER too.
+  r.gpu.polish();
+  EXPECT_EQ(blorc_svd_method_used(r.gpu.get()), BLORC_SVD_GPU_CUSOLVER);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, GpuSvdVariants,
+                         ::testing::Values(SvdCase{8, 12}, SvdCase{16, 8}, SvdCase{16, 24},
+                                           SvdCase{32, 32}, SvdCase{24, 32}),
+                         [](const auto &info) {
+                           return "n" + std::to_string(info.param.n) + "_k" +
+                                  std::to_string(info.param.k);
+                         });
+
+// gesvdjBatched's size limit is an error naming it; GPU variants on the CPU backend are refused.
+TEST(Gpu, SvdMethodsOutsideTheirReachAreErrors) {
+  NEED_GPU();
+  prob::Problem p = prob::make(77, 40, 20, 3, 0.5);
+  Both r(p);
+  lib::Params prm;
+  r.gpu.solve(prm);
+  blorc_error e{};
+  ASSERT_EQ(blorc_signs(r.gpu.get(), prm.gamma, &e), BLORC_OK);
+  ASSERT_EQ(blorc_set_svd_method(r.gpu.get(), BLORC_SVD_GPU_CUSOLVER, &e), BLORC_OK);
+  EXPECT_EQ(blorc_svd(r.gpu.get(), prm.svd_tol, &e), BLORC_EINVAL);
+  EXPECT_NE(std::string(e.msg).find("gesvdjBatched takes at most 32 x 32"), std::string::npos)
+      << e.msg;
+  EXPECT_EQ(blorc_set_svd_method(r.cpu.get(), BLORC_SVD_GPU_JACOBI, &e), BLORC_EINVAL);
+  EXPECT_NE(std::string(e.msg).find("a CUDA backend's variant"), std::string::npos) << e.msg;
+  EXPECT_EQ(blorc_set_svd_method(r.gpu.get(), (blorc_svd_method)9, &e), BLORC_EINVAL);
+}

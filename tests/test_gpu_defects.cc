@@ -13,6 +13,11 @@
 #include "problems.h"
 
 #ifdef BLORC_CUDA_EMU
+#include <cusolverDn.h>
+
+#include <cmath>
+#include <vector>
+
 #include "../cuda/emu/emu_device.h"
 #endif
 
@@ -273,6 +278,81 @@ TEST(GpuDefects, EveryCusolverInfoIsChecked) {
     EXPECT_TRUE(contains(e.msg, c.message)) << e.msg;
     blorc_emu::inject_info("", 0);
   }
+#endif
+}
+
+}  // namespace
+
+namespace {
+
+// gesvdjBatched's info is checked per sample: non-convergence (info > 0) is a numeric error
+// naming the sample, a bad argument (info < 0) a device error; the emulated call refuses what
+// cuSOLVER documents as wrong (m or n above 32, a short workspace).
+TEST(GpuDefects, GesvdjBatchedInfoAndArgumentsAreChecked) {
+  NEED_EMULATOR("devInfo injection");
+#ifdef BLORC_CUDA_EMU
+  prob::Problem p = prob::make(74, 16, 24, 5, 0.4);
+  struct {
+    int value, skip;
+    blorc_status st;
+    const char *message;
+  } cases[] = {{17, 2, BLORC_ENUMERIC, "gesvdjBatched did not converge for sample 2"},
+               {-4, 0, BLORC_EDEVICE, "gesvdjBatched: parameter 4 is wrong"}};
+  for (const auto &c : cases) {
+    Loaded l(p, BLORC_DEVICE_CUDA);
+    blorc_error e{};
+    blorc_admm_opts o = admm_opts(BLORC_ADMM_GEMM, 50, 0);
+    ASSERT_EQ(admm(l.run, o, &e), BLORC_OK) << e.msg;
+    ASSERT_EQ(blorc_signs(l.run.get(), 1e-3, &e), BLORC_OK) << e.msg;
+    ASSERT_EQ(blorc_set_svd_method(l.run.get(), BLORC_SVD_GPU_CUSOLVER, &e), BLORC_OK);
+    blorc_emu::inject_info("cusolverDnDgesvdjBatched", c.value, c.skip);
+    EXPECT_EQ(blorc_svd(l.run.get(), 1e-8, &e), c.st);
+    EXPECT_TRUE(contains(e.msg, c.message)) << e.msg;
+    blorc_emu::inject_info("", 0);
+  }
+  cusolverDnHandle_t h;
+  ASSERT_EQ(cusolverDnCreate(&h), CUSOLVER_STATUS_SUCCESS);
+  gesvdjInfo_t prm;
+  ASSERT_EQ(cusolverDnCreateGesvdjInfo(&prm), CUSOLVER_STATUS_SUCCESS);
+  int lwork = 0;
+  EXPECT_EQ(cusolverDnDgesvdjBatched_bufferSize(h, CUSOLVER_EIG_MODE_VECTOR, 33, 8, nullptr, 33,
+                                                nullptr, nullptr, 33, nullptr, 8, &lwork, prm, 1),
+            CUSOLVER_STATUS_INVALID_VALUE);
+  EXPECT_EQ(cusolverDnDgesvdjBatched_bufferSize(h, CUSOLVER_EIG_MODE_VECTOR, 8, 8, nullptr, 4,
+                                                nullptr, nullptr, 8, nullptr, 8, &lwork, prm, 1),
+            CUSOLVER_STATUS_INVALID_VALUE);
+  ASSERT_EQ(cusolverDnDgesvdjBatched_bufferSize(h, CUSOLVER_EIG_MODE_VECTOR, 8, 8, nullptr, 8,
+                                                nullptr, nullptr, 8, nullptr, 8, &lwork, prm, 2),
+            CUSOLVER_STATUS_SUCCESS);
+  double *A, *S, *U, *V, *work;
+  int *info;
+  ASSERT_EQ(cudaMalloc((void **)&A, 2 * 64 * sizeof(double)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&S, 2 * 8 * sizeof(double)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&U, 2 * 64 * sizeof(double)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&V, 2 * 64 * sizeof(double)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&work, (size_t)lwork * sizeof(double)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&info, 2 * sizeof(int)), cudaSuccess);
+  std::vector<double> host(128, 1.0);
+  for (int i = 0; i < 128; i++) host[i] = std::sin(1.0 + i);
+  ASSERT_EQ(cudaMemcpy(A, host.data(), 128 * sizeof(double), cudaMemcpyHostToDevice), cudaSuccess);
+  EXPECT_EQ(cusolverDnDgesvdjBatched(h, CUSOLVER_EIG_MODE_VECTOR, 8, 8, A, 8, S, U, 8, V, 8, work,
+                                     lwork - 1, info, prm, 2),
+            CUSOLVER_STATUS_INVALID_VALUE);
+  EXPECT_EQ(cusolverDnDgesvdjBatched(h, CUSOLVER_EIG_MODE_VECTOR, 8, 8, host.data(), 8, S, U, 8, V,
+                                     8, work, lwork, info, prm, 2),
+            CUSOLVER_STATUS_INVALID_VALUE);
+  EXPECT_EQ(cusolverDnDgesvdjBatched(h, CUSOLVER_EIG_MODE_VECTOR, 8, 8, A, 8, S, U, 8, V, 8, work,
+                                     lwork, info, prm, 2),
+            CUSOLVER_STATUS_SUCCESS);
+  int hi[2];
+  ASSERT_EQ(cudaMemcpy(hi, info, sizeof hi, cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(hi[0], 0);
+  EXPECT_EQ(hi[1], 0);
+  for (void *q : {(void *)A, (void *)S, (void *)U, (void *)V, (void *)work, (void *)info})
+    cudaFree(q);
+  cusolverDnDestroyGesvdjInfo(prm);
+  cusolverDnDestroy(h);
+  cudaGetLastError();
 #endif
 }
 

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "emu_device.h"
 #include "include/cusolverDn.h"
@@ -16,6 +18,10 @@ struct blorc_emu_cublas {
 };
 struct blorc_emu_cusolver {
   cudaStream_t stream;
+};
+struct blorc_emu_gesvdj_info {
+  double tol;
+  int max_sweeps, sort;
 };
 
 namespace {
@@ -220,5 +226,130 @@ cusolverStatus_t cusolverDnDpotrs(cusolverDnHandle_t handle, cublasFillMode_t up
                  : (int)LAPACKE_dpotrs(LAPACK_COL_MAJOR, uplo == CUBLAS_FILL_MODE_LOWER ? 'L' : 'U',
                                        n, nrhs, A, lda, B, ldb);
   blorc_emu::take_info("cusolverDnDpotrs", devInfo);
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+// gesvdjBatched's parameters: tolerance (default machine precision), sweeps (default 100),
+// sorting (default on).
+cusolverStatus_t cusolverDnCreateGesvdjInfo(gesvdjInfo_t *info) {
+  if (!info) return solver_fail("cusolverDnCreateGesvdjInfo", "info is NULL");
+  *info = new blorc_emu_gesvdj_info{0.0, 100, 1};
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+cusolverStatus_t cusolverDnDestroyGesvdjInfo(gesvdjInfo_t info) {
+  delete info;
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+cusolverStatus_t cusolverDnXgesvdjSetTolerance(gesvdjInfo_t info, double tolerance) {
+  if (!info) return solver_fail("cusolverDnXgesvdjSetTolerance", "info is NULL");
+  info->tol = tolerance;
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+cusolverStatus_t cusolverDnXgesvdjSetMaxSweeps(gesvdjInfo_t info, int max_sweeps) {
+  if (!info || max_sweeps < 0)
+    return solver_fail("cusolverDnXgesvdjSetMaxSweeps", "info is NULL or max_sweeps < 0");
+  info->max_sweeps = max_sweeps;
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+cusolverStatus_t cusolverDnXgesvdjSetSortEig(gesvdjInfo_t info, int sort_svd) {
+  if (!info) return solver_fail("cusolverDnXgesvdjSetSortEig", "info is NULL");
+  info->sort = sort_svd != 0;
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+namespace {
+
+// The documented argument rules of gesvdjBatched and its buffer query: m, n <= 32, lda >=
+// max(1, m), ldu >= max(1, m), ldv >= max(1, n), batchSize >= 0, a valid jobz; "" when they hold.
+std::string gesvdj_args(cusolverEigMode_t jobz, int m, int n, int lda, int ldu, int ldv,
+                        int batch) {
+  if (jobz != CUSOLVER_EIG_MODE_NOVECTOR && jobz != CUSOLVER_EIG_MODE_VECTOR) return "bad jobz";
+  if (m < 0 || n < 0 || m > 32 || n > 32)
+    return "m = " + std::to_string(m) + ", n = " + std::to_string(n) + ": expected 0..32";
+  if (lda < (m > 1 ? m : 1) || ldu < (m > 1 ? m : 1) || ldv < (n > 1 ? n : 1))
+    return "lda or ldu < max(1, m), or ldv < max(1, n)";
+  if (batch < 0) return "batchSize < 0";
+  return "";
+}
+
+// The emulation's workspace: one m x n matrix and min(m, n) + 1 values per batch entry (the
+// real size differs; callers must use the queried size, which is what is checked).
+int gesvdj_lwork(int m, int n, int batch) {
+  int mn = m < n ? m : n;
+  return (m * n + mn + 1) * (batch > 1 ? batch : 1);
+}
+
+}  // namespace
+
+cusolverStatus_t cusolverDnDgesvdjBatched_bufferSize(cusolverDnHandle_t handle,
+                                                     cusolverEigMode_t jobz, int m, int n,
+                                                     const double *A, int lda, const double *S,
+                                                     const double *U, int ldu, const double *V,
+                                                     int ldv, int *lwork, gesvdjInfo_t params,
+                                                     int batchSize) {
+  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
+  std::string why = gesvdj_args(jobz, m, n, lda, ldu, ldv, batchSize);
+  if (!why.empty() || !lwork || !params)
+    return solver_fail("cusolverDnDgesvdjBatched_bufferSize",
+                       why.empty() ? "no lwork or no params" : why);
+  (void)A, (void)S, (void)U, (void)V;
+  *lwork = gesvdj_lwork(m, n, batchSize);
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+// Each matrix by LAPACK's dgesvd (sorted descending, as with sorting on; V, not V^T, is
+// returned, as gesvdj does). A is overwritten, as the real routine may.
+cusolverStatus_t cusolverDnDgesvdjBatched(cusolverDnHandle_t handle, cusolverEigMode_t jobz, int m,
+                                          int n, double *A, int lda, double *S, double *U, int ldu,
+                                          double *V, int ldv, double *work, int lwork, int *info,
+                                          gesvdjInfo_t params, int batchSize) {
+  const char *call = "cusolverDnDgesvdjBatched";
+  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
+  std::string why = gesvdj_args(jobz, m, n, lda, ldu, ldv, batchSize);
+  if (!why.empty() || !params) return solver_fail(call, why.empty() ? "no params" : why);
+  int mn = m < n ? m : n, b = batchSize;
+  bool vec = jobz == CUSOLVER_EIG_MODE_VECTOR;
+  if (!on_device(A, m, (long)n * b, lda) || !on_device(S, mn, b, mn > 0 ? mn : 1) ||
+      (vec && (!on_device(U, m, (long)m * b, ldu) || !on_device(V, n, (long)n * b, ldv))) ||
+      !on_device(reinterpret_cast<const double *>(info), 1, 1, 1) ||
+      !blorc_emu::device_owns(info + (b > 0 ? b - 1 : 0)))
+    return solver_fail(call, "A, S, U, V or info is not in device memory (or too short)");
+  if (lwork < gesvdj_lwork(m, n, b) || !on_device(work, lwork, 1, lwork))
+    return solver_fail(call, "lwork = " + std::to_string(lwork) +
+                                 " below cusolverDnDgesvdjBatched_bufferSize's, or the "
+                                 "workspace is not device memory");
+  std::vector<double> vt((size_t)n * n), superb(mn > 1 ? mn : 1);
+  for (int j = 0; j < b; j++) {
+    double *Aj = A + (size_t)j * lda * n, *Sj = S + (size_t)j * mn;
+    info[j] = 0;
+    if (m == 0 || n == 0) continue;
+    int rc = (int)LAPACKE_dgesvd(LAPACK_COL_MAJOR, vec ? 'A' : 'N', vec ? 'A' : 'N', m, n, Aj, lda,
+                                 Sj, vec ? U + (size_t)j * ldu * m : nullptr, ldu,
+                                 vec ? vt.data() : nullptr, n, superb.data());
+    info[j] = rc > 0 ? mn + 1 : rc;
+    if (vec)
+      for (int c = 0; c < n; c++)
+        for (int r = 0; r < n; r++)
+          V[(size_t)j * ldv * n + (size_t)c * ldv + r] = vt[(size_t)r * n + c];
+    blorc_emu::take_info(call, &info[j]);
+  }
+  if (!params->sort) {  // unsorted: the emulation reverses, so callers that rely on order fail
+    for (int j = 0; j < b && mn > 1; j++) {
+      double *Sj = S + (size_t)j * mn;
+      for (int q = 0; q < mn / 2; q++) std::swap(Sj[q], Sj[mn - 1 - q]);
+      for (int q = 0; vec && q < mn / 2; q++) {
+        for (int r = 0; r < n; r++)
+          std::swap(V[(size_t)j * ldv * n + (size_t)q * ldv + r],
+                    V[(size_t)j * ldv * n + (size_t)(mn - 1 - q) * ldv + r]);
+        for (int r = 0; r < m; r++)
+          std::swap(U[(size_t)j * ldu * m + (size_t)q * ldu + r],
+                    U[(size_t)j * ldu * m + (size_t)(mn - 1 - q) * ldu + r]);
+      }
+    }
+  }
   return CUSOLVER_STATUS_SUCCESS;
 }

@@ -156,16 +156,22 @@ blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err);
  * cheaper (many zero rows; not for a single pair with few). FAST takes it wherever it
  * applies, whatever the estimate. Otherwise, and always with FULL, one SVD per sample. Both
  * give the same rank, P_N, x*, a, b and h up to rounding; the singular values
- * (BLORC_BUF_SV) are then computed when read. The CUDA backend always runs its batched SVD.
- * Returns BLORC_EINVAL for an unknown method. */
+ * (BLORC_BUF_SV) are then computed when read. The CUDA backend runs a batched SVD: its
+ * Jacobi kernel for AUTO, FULL, FAST (no fast path on the GPU yet) and GPU_JACOBI, cuSOLVER's
+ * gesvdjBatched for GPU_CUSOLVER (k, n <= 32; both give the CPU's rank and P_N to rounding).
+ * Returns BLORC_EINVAL for an unknown method, or a GPU variant on the CPU backend. */
 typedef enum blorc_svd_method {
   BLORC_SVD_AUTO = 0,
   BLORC_SVD_FULL = 1,
-  BLORC_SVD_FAST = 2
+  BLORC_SVD_FAST = 2,
+  BLORC_SVD_GPU_JACOBI = 3,  /* CUDA only: the one-sided Jacobi kernel, a block per sample */
+  BLORC_SVD_GPU_CUSOLVER = 4 /* CUDA only: cusolverDnDgesvdjBatched on the masked k x n W0m;
+                                k, n <= 32 (its limit) */
 } blorc_svd_method;
 blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blorc_error *err);
 
-/* What the last stage 4 ran: FULL or FAST (AUTO before any stage 4). */
+/* What the last stage 4 ran: FULL or FAST on the CPU, GPU_JACOBI or GPU_CUSOLVER on CUDA
+ * (AUTO before any stage 4). */
 blorc_svd_method blorc_svd_method_used(const blorc_backend *b);
 
 /* Stage 5: closed-form x*, and (when clean signals were given) a, b, h and the losses. With

@@ -18,7 +18,8 @@ static const char HELP[] =
     "                       [--iters 2000] [--fixed] [--tol 1e-7] [--repeat 5] [--rho 10]\n"
     "                       [--init tv|identity|dct] [--init-scale 0.2] [--gamma 1e-3]\n"
     "                       [--variant auto|gemm|persistent] [--lr 1e-4] [--seed 0] [--csv]\n"
-    "                       [--svd auto|full|fast] [--transform W.npy --clean X.npy --noisy "
+    "                       [--svd auto|full|fast|jacobi|cusolver] [--transform W.npy --clean "
+    "X.npy --noisy "
     "Y.npy]\n"
     "                       [--operator SPEC [--masks M.npy] [--ridge R] [--operator-seed S]]\n"
     "Times minibatches stage by stage (factor, admm, signs, svd, closed_form, gradient,\n"
@@ -29,7 +30,8 @@ static const char HELP[] =
     "--clean and --noisy the minibatch is the files' first --batch pairs and W is the file's\n"
     "(for side-by-side runs with other tools on identical data). --svd picks the CPU's stage 4:\n"
     "auto (cheaper by a flop estimate), full (one SVD per sample) or fast (through W^+ where\n"
-    "W allows; see blorc_set_svd_method).\n"
+    "W allows; see blorc_set_svd_method); and the GPU's: jacobi (its kernel, what auto, full\n"
+    "and fast run there) or cusolver (gesvdjBatched, k and n up to 32; the CPU runs auto).\n"
     "--operator inpaint:F|cs:M|blur:S|blur2d:S|A.npy times the inverse problem (generated\n"
     "data: masks and measurements drawn from --seed; with files, --noisy holds y and --masks\n"
     "the masks). --ridge and --operator-seed as in blorc-gpu reconstruct.\n";
@@ -99,7 +101,11 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
   if (!idx || !t || !W || !G) st = blorc_fail(e, BLORC_ENOMEM, "out of memory");
   for (int j = 0; !st && j < s->B; j++) idx[j] = j;
   if (!st) memcpy(W, s->W0, kn * sizeof(double));
-  if (!st) st = blorc_set_svd_method(b, s->svd, e);
+  /* The GPU's variants (jacobi, cusolver) name the CUDA backend's stage 4; the CPU then runs
+   * its auto choice beside it. */
+  if (!st)
+    st = blorc_set_svd_method(
+        b, dev == BLORC_DEVICE_CPU && s->svd >= BLORC_SVD_GPU_JACOBI ? BLORC_SVD_AUTO : s->svd, e);
   if (!st) st = blorc_write(b, BLORC_BUF_W, W, kn, e);
   if (!st) st = blorc_operator_load(b, s->op, s->B, s->X, s->Y, s->masks, e);
   blorc_admm_stats as = {0};
@@ -236,8 +242,12 @@ int cmd_bench(int argc, char **argv) {
     s.svd = BLORC_SVD_FULL;
   else if (!strcmp(svd, "fast"))
     s.svd = BLORC_SVD_FAST;
+  else if (!strcmp(svd, "jacobi"))
+    s.svd = BLORC_SVD_GPU_JACOBI;
+  else if (!strcmp(svd, "cusolver"))
+    s.svd = BLORC_SVD_GPU_CUSOLVER;
   else if (strcmp(svd, "auto"))
-    return cli_usage_error(C, "--svd '%s': expected auto, full or fast", svd);
+    return cli_usage_error(C, "--svd '%s': expected auto, full, fast, jacobi or cusolver", svd);
   int want_cpu = !strcmp(device, "cpu") || !strcmp(device, "all");
   int want_gpu = !strcmp(device, "cuda") || !strcmp(device, "all");
   if (!want_cpu && !want_gpu)
@@ -348,8 +358,10 @@ int cmd_bench(int argc, char **argv) {
              : tm[d].admm_variant == BLORC_ADMM_GEMM     ? " (gemm variant)"
                                                          : "",
              tm[d].loss,
-             tm[d].svd_used == BLORC_SVD_FAST ? "fast path (W^+ and a QR per sample)"
-                                              : "one SVD per sample");
+             tm[d].svd_used == BLORC_SVD_FAST           ? "fast path (W^+ and a QR per sample)"
+             : tm[d].svd_used == BLORC_SVD_GPU_JACOBI   ? "Jacobi kernel (a block per sample)"
+             : tm[d].svd_used == BLORC_SVD_GPU_CUSOLVER ? "cuSOLVER gesvdjBatched"
+                                                        : "one SVD per sample");
   }
 done:
   if (wpath) {
