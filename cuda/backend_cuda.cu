@@ -35,6 +35,9 @@ void for_each_array(cuda_state *c, F f) {
   f((void **)&c->uniq), f((void **)&c->wts), f((void **)&c->dmax), f((void **)&c->Mall);
   f((void **)&c->Mk), f((void **)&c->Lj), f((void **)&c->Kj), f((void **)&c->Qj);
   f((void **)&c->bad);
+  f((void **)&c->gj_A), f((void **)&c->gj_S), f((void **)&c->gj_U), f((void **)&c->gj_V);
+  f((void **)&c->gj_work), f((void **)&c->gj_info), f((void **)&c->Am), f((void **)&c->Av);
+  f((void **)&c->Wn);
 }
 
 void cuda_destroy(blorc_backend *b) {
@@ -116,6 +119,9 @@ blorc_status cuda_init_inner(blorc_backend *b, cuda_state *c, blorc_error *err) 
       {(void **)&c->Wg, n * cap * d, "wg"},
       {(void **)&c->loss, cap * d, "losses"},
       {(void **)&c->G, n * k * d, "gradient"},
+      {(void **)&c->Am, n * k * d, "Adam's first moments"},
+      {(void **)&c->Av, n * k * d, "Adam's second moments"},
+      {(void **)&c->Wn, n * k * d, "the step's new W"},
       {(void **)&c->rank, cap * sizeof(int), "ranks"},
       {(void **)&c->svd_work, n * k * cap * d, "SVD workspace"},
       {(void **)&c->idx, cap * sizeof(size_t), "indices"},
@@ -147,6 +153,8 @@ blorc_status cuda_init_inner(blorc_backend *b, cuda_state *c, blorc_error *err) 
   c->svd_max_sweeps = kCudaJacobiSweeps;
   if (const char *s = getenv("BLORC_TEST_JACOBI_SWEEPS")) c->svd_max_sweeps = atoi(s);
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->W, 0, n * k * d, c->stream));
+  BLORC_CUDA_CHECK(cudaMemsetAsync(c->Am, 0, n * k * d, c->stream)); /* Adam starts at zero */
+  BLORC_CUDA_CHECK(cudaMemsetAsync(c->Av, 0, n * k * d, c->stream));
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   return BLORC_OK;
 }
@@ -273,6 +281,8 @@ blorc_status cuda_read(const blorc_backend *b, blorc_buffer which, double *dst, 
     case BLORC_BUF_GRAD_OP: return copy_out(c, dst, c->GA, bytes, err);
     case BLORC_BUF_UNIQUE: return copy_ints(c, dst, c->uniq, b->B, err);
     case BLORC_BUF_RANK: return copy_ints(c, dst, c->rank, b->B, err);
+    case BLORC_BUF_ADAM_M: return copy_out(c, dst, c->Am, bytes, err);
+    case BLORC_BUF_ADAM_V: return copy_out(c, dst, c->Av, bytes, err);
     case BLORC_BUF_UPSTREAM: break; /* write-only: the dispatcher refuses the read */
     case BLORC_BUF_PN: {
       std::vector<double> Vs((size_t)b->n * b->kn * b->B);
@@ -290,6 +300,9 @@ blorc_status cuda_write(blorc_backend *b, blorc_buffer which, const double *src,
   cuda_state *c = cuda_of(b);
   double *dst = which == BLORC_BUF_W          ? c->W
                 : which == BLORC_BUF_UPSTREAM ? c->X /* the batch's clean buffer: gx */
+                : which == BLORC_BUF_GRAD     ? c->G
+                : which == BLORC_BUF_ADAM_M   ? c->Am
+                : which == BLORC_BUF_ADAM_V   ? c->Av
                 : which == BLORC_BUF_STATE_Z  ? c->Zall
                                               : c->Lall;
   if (!dst) return blorc_fail(err, BLORC_EINVAL, "write: no data set for the warm-start state");
@@ -331,15 +344,16 @@ constexpr char k_cuda_init[] = "CUDA backend", k_cuda_set_data[] = "set_data",
                k_cuda_gradient[] = "gradient", k_cuda_certify[] = "certify",
                k_cuda_polish_step[] = "polish", k_cuda_read[] = "read", k_cuda_write[] = "write",
                k_cuda_sync[] = "sync", k_cuda_set_operator[] = "set_operator",
-               k_cuda_set_masks[] = "set_masks";
+               k_cuda_set_masks[] = "set_masks", k_cuda_step[] = "step";
 
 }  // namespace
 
 // In the order of blorc_backend_ops' fields (C++17 has no designated initialisers).
 extern "C" const blorc_backend_ops blorc_cuda_ops = {
-    BLORC_CUDA_BACKEND_NAME,       BLORC_GUARD(cuda_init),         cuda_destroy,
-    BLORC_GUARD(cuda_set_data),    BLORC_GUARD(cuda_select),       BLORC_GUARD(cuda_factor),
-    BLORC_GUARD(cuda_admm),        BLORC_GUARD(cuda_signs),        BLORC_GUARD(cuda_svd),
-    BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_certify),      BLORC_GUARD(cuda_polish_step),
-    BLORC_GUARD(cuda_gradient),    BLORC_GUARD(cuda_read),         BLORC_GUARD(cuda_write),
-    BLORC_GUARD(cuda_sync),        BLORC_GUARD(cuda_set_operator), BLORC_GUARD(cuda_set_masks)};
+    BLORC_CUDA_BACKEND_NAME,       BLORC_GUARD(cuda_init),    cuda_destroy,
+    BLORC_GUARD(cuda_set_data),    BLORC_GUARD(cuda_select),  BLORC_GUARD(cuda_factor),
+    BLORC_GUARD(cuda_admm),        BLORC_GUARD(cuda_signs),   BLORC_GUARD(cuda_svd),
+    BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_certify), BLORC_GUARD(cuda_polish_step),
+    BLORC_GUARD(cuda_gradient),    BLORC_GUARD(cuda_step),    BLORC_GUARD(cuda_read),
+    BLORC_GUARD(cuda_write),       BLORC_GUARD(cuda_sync),    BLORC_GUARD(cuda_set_operator),
+    BLORC_GUARD(cuda_set_masks)};

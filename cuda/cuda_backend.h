@@ -29,6 +29,7 @@ struct cuda_state {
   int *iters, *active;
   // stages 3-5
   double *S, *sv, *Vs, *Xs, *A, *Bv, *H, *Wq, *Wg, *loss, *G;
+  double *Am, *Av, *Wn;  // n x k: Adam's moments and the step's new W (step.cu)
   int *rank;
   // certificate and polish (certify.cu)
   double *Dcur, *Ac, *Vx, *Tk, *Tb;  // k x cap: the polish's dual, the certificate's, W x*, scratch
@@ -96,6 +97,8 @@ blorc_status cuda_certify(blorc_backend *b, double tol, int start, blorc_error *
 blorc_status cuda_polish_step(blorc_backend *b, double tol, int from_admm, long long *moved,
                               blorc_error *err);
 blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err);
+blorc_status cuda_step(blorc_backend *b, const blorc_step_opts *o, double c1, double c2,
+                       long *bad, blorc_error *err);
 
 // cudaMalloc with a message naming the sizes when the device is out of memory
 // (backend_cuda.cu).

@@ -364,13 +364,47 @@ blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err) {
   double local;
   st = b->ops->gradient(b, loss ? loss : &local, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_GRADIENT : BLORC_PROGRESS_CLOSED_FORM;
+  b->grad_ready = st == BLORC_OK;
   return st;
+}
+
+double blorc_step_c1(const blorc_step_opts *o) {
+  return o->adam ? 1 - pow(o->beta1, (double)o->t) : 1.0;
+}
+
+double blorc_step_c2(const blorc_step_opts *o) {
+  return o->adam ? 1 - pow(o->beta2, (double)o->t) : 1.0;
+}
+
+blorc_status blorc_step(blorc_backend *b, const blorc_step_opts *o, blorc_error *err) {
+  if (!b->grad_ready)
+    return blorc_fail(err, BLORC_EINVAL, "step: no gradient (run stage gradient, or write one)");
+  if (!(o->lr >= 0) || !isfinite(o->lr) ||
+      (o->adam && (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1) ||
+                   !(o->eps > 0) || o->t < 1)))
+    return blorc_fail(err, BLORC_EINVAL,
+                      "step options: lr = %g (>= 0), beta1 = %g, beta2 = %g (in [0, 1)), eps = %g "
+                      "(> 0), t = %lld (>= 1 for Adam)",
+                      o->lr, o->beta1, o->beta2, o->eps, o->t);
+  long bad = -1;
+  blorc_status st = b->ops->step(b, o, blorc_step_c1(o), blorc_step_c2(o), &bad, err);
+  if (st) return st;
+  if (bad >= 0)
+    return blorc_fail(err, BLORC_ENUMERIC,
+                      "step: non-finite entry (%ld, %ld) of the new W; W is left as it was",
+                      bad / b->n, bad % b->n);
+  b->factored = 0; /* as for a written W */
+  if (b->progress > BLORC_PROGRESS_SELECTED) b->progress = BLORC_PROGRESS_SELECTED;
+  b->grad_ready = 0;
+  return BLORC_OK;
 }
 
 size_t blorc_buffer_size(const blorc_backend *b, blorc_buffer which) {
   size_t n = (size_t)b->n, k = (size_t)b->k, B = (size_t)b->B;
   switch (which) {
     case BLORC_BUF_W:
+    case BLORC_BUF_ADAM_M:
+    case BLORC_BUF_ADAM_V:
     case BLORC_BUF_GRAD: return k * n;
     case BLORC_BUF_STATE_Z:
     case BLORC_BUF_STATE_LAMBDA: return b->N * k;
@@ -469,7 +503,8 @@ static blorc_status write_upstream(blorc_backend *b, const double *gx, blorc_err
 blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src, size_t count,
                          blorc_error *err) {
   if (which != BLORC_BUF_W && which != BLORC_BUF_STATE_Z && which != BLORC_BUF_STATE_LAMBDA &&
-      which != BLORC_BUF_UPSTREAM)
+      which != BLORC_BUF_UPSTREAM && which != BLORC_BUF_GRAD && which != BLORC_BUF_ADAM_M &&
+      which != BLORC_BUF_ADAM_V)
     return blorc_fail(err, BLORC_EINVAL, "write: buffer %d is read-only", (int)which);
   if (which == BLORC_BUF_UPSTREAM) {
     blorc_status st = need(b, BLORC_PROGRESS_CLOSED_FORM, "upstream gradient", err);
@@ -478,15 +513,22 @@ blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src
   blorc_status st = check_count(b, which, count, err);
   if (st != BLORC_OK) return st;
   size_t bad;
-  int per_row = which == BLORC_BUF_W || which == BLORC_BUF_UPSTREAM ? b->n : b->k;
+  int per_row = which == BLORC_BUF_STATE_Z || which == BLORC_BUF_STATE_LAMBDA ? b->k : b->n;
   if (!all_finite(src, count, &bad))
     return blorc_fail(err, BLORC_EINVAL, "%s: non-finite value at row %zu column %zu",
-                      which == BLORC_BUF_W          ? "W"
-                      : which == BLORC_BUF_UPSTREAM ? "upstream gradient"
-                                                    : "warm-start state",
+                      which == BLORC_BUF_W                                     ? "W"
+                      : which == BLORC_BUF_UPSTREAM                            ? "upstream gradient"
+                      : which == BLORC_BUF_GRAD                                ? "gradient"
+                      : which == BLORC_BUF_ADAM_M || which == BLORC_BUF_ADAM_V ? "Adam moments"
+                                                                               : "warm-start state",
                       bad / per_row, bad % per_row);
   if (which == BLORC_BUF_UPSTREAM) return write_upstream(b, src, err);
   st = b->ops->write(b, which, src, err);
+  if (which == BLORC_BUF_GRAD) {
+    b->grad_ready = st == BLORC_OK;
+    return st;
+  }
+  if (which == BLORC_BUF_ADAM_M || which == BLORC_BUF_ADAM_V) return st;
   if (which == BLORC_BUF_W) {
     b->factored = 0;
     if (b->progress > BLORC_PROGRESS_SELECTED) b->progress = BLORC_PROGRESS_SELECTED;

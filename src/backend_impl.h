@@ -43,6 +43,10 @@ typedef struct blorc_backend_ops {
   blorc_status (*polish_step)(blorc_backend *b, double tol, int from_admm, long long *moved,
                               blorc_error *err);
   blorc_status (*gradient)(blorc_backend *b, double *loss, blorc_error *err);
+  /* Stage 7: W_new from W, G and (Adam) the moments, with c1, c2 the bias corrections; *bad
+   * the first non-finite entry of W_new or -1; W takes W_new only when there is none. */
+  blorc_status (*step)(blorc_backend *b, const blorc_step_opts *o, double c1, double c2,
+                       long *bad, blorc_error *err);
   blorc_status (*read)(const blorc_backend *b, blorc_buffer which, double *dst, blorc_error *err);
   blorc_status (*write)(blorc_backend *b, blorc_buffer which, const double *src, blorc_error *err);
   /* Waits for the stages launched so far; NULL when there is nothing to wait for. */
@@ -76,6 +80,7 @@ struct blorc_backend {
   int m;                       /* length of y: n unless op_kind is MATRIX */
   double ridge;                /* ridge/2 ||x||^2 in the lower level */
   int has_masks;               /* MASK: set_masks ran for the current data set */
+  int grad_ready;              /* BLORC_BUF_GRAD holds a gradient for blorc_step */
   int upstream;                /* the batch's clean buffer holds an upstream gradient dL/dx*
                                   (BLORC_BUF_UPSTREAM) instead of clean signals */
   blorc_progress progress;

@@ -1,7 +1,6 @@
 /* Plain gradient descent (the paper's) and Adam (Kingma and Ba, 2015, bias-corrected). */
 #include "optimizer.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 int blorc_optimizer_init(blorc_optimizer *o, int adam, double lr, size_t len) {
@@ -22,20 +21,11 @@ void blorc_optimizer_free(blorc_optimizer *o) {
   o->m = o->v = NULL;
 }
 
-long blorc_optimizer_step(blorc_optimizer *o, const double *W, const double *G, double *W_new) {
-  long bad = -1;
-  if (!o->adam) {
-    for (size_t i = 0; i < o->len; i++) W_new[i] = W[i] - o->lr * G[i];
-  } else {
-    o->t++;
-    double c1 = 1 - pow(o->beta1, (double)o->t), c2 = 1 - pow(o->beta2, (double)o->t);
-    for (size_t i = 0; i < o->len; i++) {
-      o->m[i] = o->beta1 * o->m[i] + (1 - o->beta1) * G[i];
-      o->v[i] = o->beta2 * o->v[i] + (1 - o->beta2) * G[i] * G[i];
-      W_new[i] = W[i] - o->lr * (o->m[i] / c1) / (sqrt(o->v[i] / c2) + o->eps);
-    }
-  }
-  for (size_t i = 0; i < o->len && bad < 0; i++)
-    if (!isfinite(W_new[i])) bad = (long)i;
-  return bad;
+blorc_step_opts blorc_optimizer_next(blorc_optimizer *o) {
+  blorc_step_opts s;
+  s.adam = o->adam;
+  s.lr = o->lr, s.beta1 = o->beta1, s.beta2 = o->beta2, s.eps = o->eps;
+  if (o->adam) o->t++;
+  s.t = o->t;
+  return s;
 }

@@ -1,8 +1,11 @@
-/* Internal: the W update of stage 7 (plain gradient descent or Adam), on the host. */
+/* Internal: the W update of stage 7 (plain gradient descent or Adam): its hyperparameters, step
+ * count and (for checkpoints) a host copy of the moments; blorc_step runs it on the backend. */
 #ifndef BLORC_OPTIMIZER_H
 #define BLORC_OPTIMIZER_H
 
 #include <stddef.h>
+
+#include "blorc/backend.h"
 
 typedef struct blorc_optimizer {
   int adam;
@@ -15,8 +18,7 @@ typedef struct blorc_optimizer {
 /* Returns 0 on success, -1 when out of memory. */
 int blorc_optimizer_init(blorc_optimizer *o, int adam, double lr, size_t len);
 void blorc_optimizer_free(blorc_optimizer *o);
-/* W_new = W - step(G). Returns the index of the first non-finite entry of W_new, or -1. The
- * optimiser state advances either way; the caller keeps W when the step failed. */
-long blorc_optimizer_step(blorc_optimizer *o, const double *W, const double *G, double *W_new);
+/* The options of the optimiser's next step for blorc_step (advances Adam's step count). */
+blorc_step_opts blorc_optimizer_next(blorc_optimizer *o);
 
 #endif

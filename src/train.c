@@ -51,7 +51,7 @@ typedef struct run {
   size_t *lidx;                /* this rank's local indices within a minibatch */
   double *xval_all, *Xval_all; /* rank 0: validation outputs and clean signals, whole set */
   double *red;                 /* per-minibatch reduction: k n + 3 values */
-  double *X, *Y, *W, *Wn, *G, *xval, *sbuf, *xa, *xs, *uniq;
+  double *X, *Y, *W, *G, *xval, *sbuf, *xa, *xs, *uniq;
   double *masks; /* inpainting: N x n */
   blorc_operator op;
   size_t *perm, *vidx;
@@ -63,7 +63,7 @@ typedef struct run {
 } run;
 
 static void run_free(run *r) {
-  free(r->X), free(r->Y), free(r->W), free(r->Wn), free(r->G), free(r->xval), free(r->sbuf);
+  free(r->X), free(r->Y), free(r->W), free(r->G), free(r->xval), free(r->sbuf);
   free(r->xa), free(r->xs), free(r->uniq), free(r->masks);
   blorc_operator_free(&r->op);
   free(r->perm), free(r->vidx), free(r->log);
@@ -215,7 +215,10 @@ static blorc_status save_checkpoint(run *r, int epoch, blorc_error *err) {
   c->epoch = epoch;
   c->adam_t = r->opt.t;
   c->W = r->W, c->m = r->opt.m, c->v = r->opt.v; /* W_best, best_val: kept in r->ck */
-  blorc_status st = BLORC_OK;
+  size_t kn = (size_t)r->k * r->n;
+  blorc_status st = blorc_read(r->b, BLORC_BUF_ADAM_M, r->opt.m, kn, err);
+  if (!st) st = blorc_read(r->b, BLORC_BUF_ADAM_V, r->opt.v, kn, err);
+  if ((st = blorc_dist_agree(&r->d, st, err))) return st;
   size_t nk = r->N * (size_t)r->k;
   if (r->d.size == 1) {
     if ((st = blorc_read(r->b, BLORC_BUF_STATE_Z, c->Z, nk, err)) ||
@@ -273,6 +276,16 @@ static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error
   return blorc_backend_create(BLORC_DEVICE_CPU, r->n, r->k, cap, &r->b, err);
 }
 
+/* Rewrites err's numerical failure as a divergence of W at this minibatch, with advice. */
+static void diverged(const run *r, int epoch, size_t minibatch, blorc_error *err) {
+  char msg[sizeof err->msg];
+  snprintf(msg, sizeof msg, "%s", err->msg);
+  blorc_fail(err, BLORC_ENUMERIC,
+             "W diverged at epoch %d, minibatch %zu (%s); lower train.lr (now %g). The last good "
+             "checkpoint is kept in %s/checkpoints",
+             epoch, minibatch, msg, r->cfg->lr, r->dir);
+}
+
 /* One epoch over the training samples in a fresh shuffled order. */
 static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *err) {
   const blorc_config *c = r->cfg;
@@ -318,18 +331,12 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
          (st = blorc_svd(r->b, c->svd_tol, err)) || (st = blorc_closed_form(r->b, err)) ||
          (st = blorc_polish(r->b, &po, &ps, err)) || (st = blorc_gradient(r->b, &loss, err)) ||
          (st = blorc_read(r->b, BLORC_BUF_SIGN, r->sbuf, (size_t)B * r->k, err)) ||
-         (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err)) ||
+         (r->d.size > 1 && (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err))) ||
          (st = blorc_read(r->b, BLORC_BUF_X_ADMM, r->xa, (size_t)B * r->n, err)) ||
          (st = blorc_read(r->b, BLORC_BUF_XSTAR, r->xs, (size_t)B * r->n, err)) ||
          (st = blorc_read(r->b, BLORC_BUF_UNIQUE, r->uniq, (size_t)B, err)))) {
-      if (st == BLORC_ENUMERIC) { /* numerical trouble in a stage: W has diverged */
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        blorc_fail(err, st,
-                   "W diverged at epoch %d, minibatch %zu (%s); lower train.lr (now %g). The "
-                   "last good checkpoint is kept in %s/checkpoints",
-                   lg->epoch, start / (size_t)c->batch + 1, msg, c->lr, r->dir);
-      }
+      /* numerical trouble in a stage: W has diverged */
+      if (st == BLORC_ENUMERIC) diverged(r, lg->epoch, start / (size_t)c->batch + 1, err);
       return blorc_dist_agree(&r->d, st, err);
     }
     for (int j = 0; j < B; j++) {
@@ -364,17 +371,14 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
     lg->min_sign_margin = fmin(lg->min_sign_margin, ps.min_sign_margin);
     iters += as.iters_total;
     at_cap += as.at_cap;
-    long bad = blorc_optimizer_step(&r->opt, r->W, r->G, r->Wn);
+    /* Stage 7 on the backend: W stays there between log points (the ranks of a data-parallel
+     * run write their sum of the gradients first). */
+    if (r->d.size > 1) st = blorc_write(r->b, BLORC_BUF_GRAD, r->G, kn, err);
+    blorc_step_opts so = blorc_optimizer_next(&r->opt);
+    if (!st) st = blorc_step(r->b, &so, err);
     r->ck.step++;
-    if (bad >= 0)
-      return blorc_fail(err, BLORC_ENUMERIC,
-                        "W diverged at epoch %d, minibatch %zu (non-finite entry %ld, %ld); lower "
-                        "train.lr (now %g). The last good checkpoint is kept in %s/checkpoints",
-                        lg->epoch, start / (size_t)c->batch + 1, bad / r->n, bad % r->n, c->lr,
-                        r->dir);
-    memcpy(r->W, r->Wn, kn * sizeof(double));
-    if ((st = blorc_write(r->b, BLORC_BUF_W, r->W, kn, err)))
-      return blorc_dist_agree(&r->d, st, err);
+    if (st == BLORC_ENUMERIC) diverged(r, lg->epoch, start / (size_t)c->batch + 1, err);
+    if (st) return blorc_dist_agree(&r->d, st, err);
   }
   if (r->d.size > 1) { /* per-sample counts over ranks; the margins' minimum by rank 0 */
     double v[5] = {(double)at_cap, (double)changes, (double)mismatch, (double)not_unique,
@@ -398,6 +402,8 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
     rounds = llround(v[4]);
   }
   double t1 = now_s();
+  /* A log point: the epoch's W comes to the host (W_best, checkpoints, outputs). */
+  if ((st = blorc_read(r->b, BLORC_BUF_W, r->W, kn, err))) return blorc_dist_agree(&r->d, st, err);
   if ((st = validate(r, &lg->val_psnr, &lg->val_psnr_mse, err))) return st;
   lg->loss = certified ? loss_sum / (double)certified : 0.0;
   lg->share_certified = (double)certified / (double)r->Ntr;
@@ -478,7 +484,6 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   if (!st) st = blorc_initial_w(cfg, &r.W, &r.k, err);
   if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
   size_t kn = (size_t)r.k * r.n;
-  r.Wn = malloc(kn * sizeof(double));
   r.G = malloc(kn * sizeof(double));
   size_t ntl = r.thi - r.tlo, nvl = r.vhi - r.vlo;
   r.xval = malloc((nvl ? nvl : 1) * r.n * sizeof(double));
@@ -498,8 +503,8 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     r.xval_all = malloc(r.Nval * r.n * sizeof(double));
     r.Xval_all = malloc(r.Nval * r.n * sizeof(double));
   }
-  if (!r.Wn || !r.G || !r.xval || !r.sbuf || !r.lidx || !r.red || !r.xa || !r.xs || !r.uniq ||
-      !r.perm || !r.vidx || !r.ck.Z || !r.ck.L || !r.ck.signs || !r.ck.W_best ||
+  if (!r.G || !r.xval || !r.sbuf || !r.lidx || !r.red || !r.xa || !r.xs || !r.uniq || !r.perm ||
+      !r.vidx || !r.ck.Z || !r.ck.L || !r.ck.signs || !r.ck.W_best ||
       (lead && r.d.size > 1 && (!r.xval_all || !r.Xval_all)) ||
       blorc_optimizer_init(&r.opt, strcmp(cfg->optimizer, "adam") == 0, cfg->lr, kn))
     st = blorc_fail(err, BLORC_ENOMEM, "out of memory for a run of %zu signals, k=%d n=%d", r.N,
@@ -565,7 +570,9 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
     st = log_append(&r, LOG_HEADER, err);
   }
   if (!st) st = write_config(&r, err);
-  if (!st && r.N) st = blorc_write(r.b, BLORC_BUF_W, r.W, kn, err);
+  if (!st) st = blorc_write(r.b, BLORC_BUF_W, r.W, kn, err);
+  if (!st) st = blorc_write(r.b, BLORC_BUF_ADAM_M, r.opt.m, kn, err);
+  if (!st) st = blorc_write(r.b, BLORC_BUF_ADAM_V, r.opt.v, kn, err);
   if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
   /* Measurements of another length or with holes have no PSNR of their own. */
   result->noisy_psnr = NAN;

@@ -83,6 +83,15 @@ class Run {
     check(blorc_read(b_, which, out.data(), out.size(), &e), e, "read");
     return out;
   }
+  // Stages 1-6 with ADMM converged to tol (cap max_iters), the other options default.
+  double through_gradient(double tol = 1e-10, int max_iters = 20000) {
+    Params prm;
+    prm.admm.tol = tol;
+    prm.admm.max_iters = max_iters;
+    solve(prm);
+    analyse(prm);
+    return gradient();
+  }
   blorc_backend *get() { return b_; }
 
  private:

@@ -36,12 +36,7 @@ Outputs pipeline(const prob::Problem &p, blorc_svd_method method, int threads) {
   prob::load(run, p);
   blorc_error e{};
   lib::check(blorc_set_svd_method(run.get(), method, &e), e, "set_svd_method");
-  lib::Params prm;
-  prm.admm.tol = 1e-10;
-  prm.admm.max_iters = 20000;
-  run.solve(prm);
-  run.analyse(prm);
-  run.gradient();
+  run.through_gradient();
   Outputs o;
   for (blorc_buffer b :
        {BLORC_BUF_X_ADMM, BLORC_BUF_SIGN, BLORC_BUF_RANK, BLORC_BUF_PN, BLORC_BUF_XSTAR,

@@ -2,6 +2,7 @@
 // random inputs, stage by stage. They skip with a visible reason where no device exists.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -614,6 +615,10 @@ TEST_P(GpuSvdVariants, CusolverMatchesJacobiAndTheCpu) {
   EXPECT_EQ(blorc_svd_method_used(r.gpu.get()), BLORC_SVD_GPU_CUSOLVER);
   lib::Vec sc = r.cpu.read(BLORC_BUF_SIGN), sg = r.gpu.read(BLORC_BUF_SIGN);
   int lens[] = {1, n * n, n, k, k, n}, alike = 0;
+  std::vector<int> same(B);
+  for (int j = 0; j < B; j++)
+    same[j] = std::equal(sc.begin() + (size_t)j * k, sc.begin() + (size_t)(j + 1) * k,
+                         sg.begin() + (size_t)j * k);
   for (size_t q = 0; q < sizeof bufs / sizeof bufs[0]; q++) {
     lib::Vec cu = r.gpu.read(bufs[q]), cpu = r.cpu.read(bufs[q]);
     for (int j = 0; j < B; j++) {
@@ -624,7 +629,7 @@ TEST_P(GpuSvdVariants, CusolverMatchesJacobiAndTheCpu) {
       } else {
         EXPECT_LE(ref::diff_over(a, b, floor), 1e-11) << "buffer " << bufs[q] << ", sample " << j;
       }
-      if (lib::sample(sc, k, j) != lib::sample(sg, k, j)) continue;
+      if (!same[j]) continue;
       alike += q == 0;
       lib::Vec c2 = lib::sample(cpu, lens[q], j);
       if (q == 0)

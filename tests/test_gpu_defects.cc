@@ -357,3 +357,71 @@ TEST(GpuDefects, GesvdjBatchedInfoAndArgumentsAreChecked) {
 }
 
 }  // namespace
+
+namespace {
+
+// Stage 7 on the device (issue 19): the same steps as the CPU's from the same gradients, to
+// rounding (1e-13; the kernel and the CPU run blorc_step_entry, a GPU may contract it into
+// FMAs), and the non-finite guard leaves the device's W as it was.
+TEST(GpuDefects, StepOnTheDeviceMatchesTheCpu) {
+  NEED_GPU();
+  const int n = 16, k = 24, B = 4;
+  prob::Problem p = prob::make(88, n, k, B, 0.5);
+  lib::Run cpu(n, k, B), gpu(n, k, B, BLORC_DEVICE_CUDA);
+  ref::Rand r(3);
+  for (lib::Run *run : {&cpu, &gpu}) {
+    run->set_W(p.W);
+    run->set_data(p.X, p.Y);
+  }
+  blorc_error e{};
+  for (int t = 1; t <= 4; t++) {
+    lib::Vec G = ref::random_matrix(r, k, n, 0.1);
+    blorc_step_opts o = {t > 1, 0.05, 0.9, 0.999, 1e-8, t - 1};
+    for (lib::Run *run : {&cpu, &gpu}) {
+      ASSERT_EQ(blorc_write(run->get(), BLORC_BUF_GRAD, G.data(), G.size(), &e), BLORC_OK);
+      ASSERT_EQ(blorc_step(run->get(), &o, &e), BLORC_OK) << e.msg;
+    }
+    EXPECT_LE(ref::rel_diff(gpu.read(BLORC_BUF_W), cpu.read(BLORC_BUF_W)), 1e-13) << "step " << t;
+    EXPECT_LE(ref::rel_diff(gpu.read(BLORC_BUF_ADAM_V), cpu.read(BLORC_BUF_ADAM_V)), 1e-13);
+  }
+  lib::Vec before = gpu.read(BLORC_BUF_W), G(before.size(), 0.0);
+  G[5 * n + 7] = 1e308;
+  blorc_step_opts o = {0, 10, 0.9, 0.999, 1e-8, 1};
+  ASSERT_EQ(blorc_write(gpu.get(), BLORC_BUF_GRAD, G.data(), G.size(), &e), BLORC_OK);
+  EXPECT_EQ(blorc_step(gpu.get(), &o, &e), BLORC_ENUMERIC);
+  EXPECT_TRUE(contains(e.msg, "non-finite entry (5, 7)")) << e.msg;
+  EXPECT_EQ(gpu.read(BLORC_BUF_W), before);
+}
+
+// Training keeps W on the device between log points: the host-device copies of k x n doubles
+// (W, G or Adam's moments) of a 2-epoch run do not grow with the number of minibatches (5 or
+// 10 per epoch), and there are some (the log points: start, epoch ends, checkpoints, outputs).
+TEST(GpuDefects, TrainingMovesNoWPerMinibatch) {
+  NEED_EMULATOR("copy counters");
+#ifdef BLORC_CUDA_EMU
+  long long copies[2];
+  for (int run = 0; run < 2; run++) {
+    blorc_config c;
+    blorc_config_defaults(&c);
+    c.n = 16, c.val = 10, c.batch = 20, c.epochs = 2, c.train = run ? 200 : 100;
+    c.checkpoint_every = 1;
+    std::strcpy(c.init, "tv"); /* k = 15: W has 240 entries, no batch buffer does */
+    std::strcpy(c.device, "cuda");
+    std::string dir = std::string(BLORC_TEST_TMPDIR) + "/gpu_copies_" + std::to_string(run);
+    blorc_emu::watch_copies((size_t)15 * 16 * sizeof(double));
+    long long before = blorc_emu::counters().watched;
+    blorc_error e{};
+    ASSERT_EQ(blorc_train(&c, dir.c_str(), 0, 1, nullptr, nullptr, &e), BLORC_OK) << e.msg;
+    copies[run] = blorc_emu::counters().watched - before;
+    blorc_emu::watch_copies(0);
+  }
+  std::printf(
+      "[ copies ] k n doubles between host and device: %lld with 5 minibatches per epoch, "
+      "%lld with 10\n",
+      copies[0], copies[1]);
+  EXPECT_GT(copies[0], 0);
+  EXPECT_EQ(copies[0], copies[1]);
+#endif
+}
+
+}  // namespace

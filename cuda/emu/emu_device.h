@@ -34,7 +34,11 @@ struct Counters {
   long long copies_h2d = 0;  // cudaMemcpy(Async) host to device
   long long copies_d2h = 0;  // cudaMemcpy(Async) device to host
   long long launches = 0;    // kernel launches that ran
+  long long watched = 0;     // host-device copies (either way) of exactly watch_copies' bytes
 };
+// Counts, from now on, the host-device copies of exactly bytes bytes (Counters::watched): the
+// test that training moves no W between host and device watches k n doubles. 0 stops.
+void watch_copies(size_t bytes);
 Counters counters();
 size_t device_memory_used();
 // Fault injection: the next launch of the kernel named kernel faults as a GPU kernel that

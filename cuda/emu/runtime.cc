@@ -30,6 +30,7 @@ struct DeviceState {
   bool options_read = false;
   LaunchOptions options;
   Counters counters;
+  size_t watched_bytes = 0;  // watch_copies
   std::string fault_kernel;  // the next launch of this kernel faults
   bool pending = false;      // a kernel faulted; not yet observed by the host
   bool sticky = false;       // observed: every call fails from now on
@@ -98,6 +99,18 @@ SharedLimits shared_limits(const void *kernel) {
   auto it = d.dynamic_shared.find(kernel);
   if (it != d.dynamic_shared.end()) l.dynamic_attribute = it->second, l.opted_in = true;
   return l;
+}
+
+void watch_copies(size_t bytes) {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  d.watched_bytes = bytes;
+}
+
+static bool watching(size_t bytes) {
+  DeviceState &d = dev();
+  std::lock_guard<std::mutex> g(d.mu);
+  return d.watched_bytes != 0 && d.watched_bytes == bytes;
 }
 
 Counters counters() {
@@ -316,22 +329,25 @@ static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind
   return cudaSuccess;
 }
 
-static void count_copy(cudaMemcpyKind kind) {
+static void count_copy(cudaMemcpyKind kind, size_t bytes) {
   if (kind == cudaMemcpyHostToDevice) blorc_emu::count(&blorc_emu::Counters::copies_h2d);
   if (kind == cudaMemcpyDeviceToHost) blorc_emu::count(&blorc_emu::Counters::copies_d2h);
+  if ((kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToHost) &&
+      blorc_emu::watching(bytes))
+    blorc_emu::count(&blorc_emu::Counters::watched);
 }
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
   if (cudaError_t e = blorc_emu::surface_fault()) return e;  // a blocking copy waits for the device
   blorc_emu::count(&blorc_emu::Counters::syncs);
-  count_copy(kind);
+  count_copy(kind, bytes);
   return copy(dst, src, bytes, kind, "cudaMemcpy");
 }
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t) {
   if (cudaError_t e = blorc_emu::sticky_error()) return e;
-  count_copy(kind);
+  count_copy(kind, bytes);
   return copy(dst, src, bytes, kind, "cudaMemcpyAsync");
 }
 

@@ -71,6 +71,8 @@ typedef enum blorc_buffer {
   BLORC_BUF_UNIQUE,       /* B: 1 where the lower level has a unique minimiser on the sample's
                              pattern (C = (A N)^T (A N) + ridge I nonsingular), else 0; such
                              samples get x* = ADMM's x and no gradient */
+  BLORC_BUF_ADAM_M,       /* k x n Adam's first moments (blorc_step); read and write */
+  BLORC_BUF_ADAM_V,       /* k x n Adam's second moments; read and write */
   BLORC_BUF_UPSTREAM      /* B x n, write only: an upstream gradient gx = dL/dx* per sample of
                              the selected batch, in place of the loss's x* - x (see blorc_write):
                              stage 6 then gives the vector-Jacobian product of x*(W, y) */
@@ -216,12 +218,33 @@ blorc_status blorc_polish(blorc_backend *b, const blorc_polish_opts *opts,
  * for a shared matrix, BLORC_BUF_GRAD_OP. */
 blorc_status blorc_gradient(blorc_backend *b, double *loss, blorc_error *err);
 
+/* Stage 7: the W update on the backend, from the gradient of the last blorc_gradient (or one
+ * written to BLORC_BUF_GRAD, as data-parallel training writes the ranks' sum): plain gradient
+ * descent, or Adam with its moments kept in the backend (BLORC_BUF_ADAM_M, _V). Neither W nor
+ * G crosses between host and device. */
+typedef struct blorc_step_opts {
+  int adam;                     /* 0: W <- W - lr G; 1: Adam, bias-corrected */
+  double lr, beta1, beta2, eps; /* learning rate; Adam's decay rates and epsilon */
+  long long t;                  /* Adam: the number of this step, from 1 */
+} blorc_step_opts;
+
+/* 1 - beta1^t and 1 - beta2^t: Adam's bias corrections of step t (1 for plain descent), as
+ * both backends and the host optimiser compute them. */
+double blorc_step_c1(const blorc_step_opts *o);
+double blorc_step_c2(const blorc_step_opts *o);
+
+/* Runs the step. A non-finite entry of the new W is BLORC_ENUMERIC naming it, and W is left
+ * as it was (Adam's moments have advanced). Like writing W, it invalidates the factorisation
+ * and the batch's later stages. BLORC_EINVAL without a gradient or with bad options. */
+blorc_status blorc_step(blorc_backend *b, const blorc_step_opts *o, blorc_error *err);
+
 /* Copies a buffer out to dst, which must hold `count` doubles, exactly the buffer's size
  * (see blorc_buffer); a wrong count or a stage not yet run is BLORC_EINVAL. */
 blorc_status blorc_read(const blorc_backend *b, blorc_buffer which, double *dst, size_t count,
                         blorc_error *err);
 
-/* Copies src into a writable buffer (W, STATE_Z, STATE_LAMBDA, UPSTREAM); count must match.
+/* Copies src into a writable buffer (W, STATE_Z, STATE_LAMBDA, GRAD, ADAM_M, ADAM_V, UPSTREAM);
+ * count must match. GRAD: the gradient blorc_step takes (a sum over data-parallel ranks).
  * Writing W invalidates the factorisation and every later stage. UPSTREAM needs the closed
  * form (stage 5) of the selected batch: it replaces the residual x* - x by src for that batch
  * (until the next select) and runs stage 5 again with it, keeping a polish's certificate, so

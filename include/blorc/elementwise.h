@@ -3,6 +3,8 @@
 #ifndef BLORC_ELEMENTWISE_H
 #define BLORC_ELEMENTWISE_H
 
+#include <math.h>
+
 #if defined(__CUDACC__)
 #define BLORC_HD __host__ __device__ __forceinline__
 #else
@@ -41,6 +43,17 @@ BLORC_HD void blorc_admm_zu(double v, double inv_rho, double *z, double *u, doub
 BLORC_HD int blorc_admm_converged(double r2_primal, double r2_dual, double tol, double scale) {
   double eps = tol * (scale > 1.0 ? scale : 1.0);
   return r2_primal <= eps * eps && r2_dual <= eps * eps;
+}
+
+/* One entry of the W update (stage 7): plain gradient descent w - lr g (adam 0), or Adam with
+ * its moments *m, *v updated in place and the bias corrections c1 = 1 - beta1^t and
+ * c2 = 1 - beta2^t of step t (Kingma and Ba, 2015). */
+BLORC_HD double blorc_step_entry(int adam, double w, double g, double *m, double *v, double lr,
+                                 double beta1, double beta2, double eps, double c1, double c2) {
+  if (!adam) return w - lr * g;
+  *m = beta1 * *m + (1 - beta1) * g;
+  *v = beta2 * *v + (1 - beta2) * g * g;
+  return w - lr * (*m / c1) / (sqrt(*v / c2) + eps);
 }
 
 #endif

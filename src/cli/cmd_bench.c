@@ -3,7 +3,7 @@
  * the median, min and max milliseconds of each stage. --device all runs the CPU and the CUDA
  * backend on the same data in one process and prints the CPU/GPU ratio per stage. Every stage
  * is followed by blorc_backend_sync, so its time includes its device work. The update stage
- * is the host's part of a step: read G, a gradient step on W, write W back. Repeats continue
+ * is blorc_step (a gradient step on the backend's W, no copy to the host). Repeats continue
  * from the previous one (W updated, ADMM warm-started), as consecutive minibatches do. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -68,11 +68,9 @@ static int cmp(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* One stage of one minibatch; W and G are host buffers for the update stage. */
-static blorc_status stage(int q, blorc_backend *b, const setup *s, double *W, double *G,
-                          blorc_admm_stats *as, double *loss, blorc_error *e) {
-  size_t kn = (size_t)s->k * s->n;
-  blorc_status st;
+/* One stage of one minibatch. */
+static blorc_status stage(int q, blorc_backend *b, const setup *s, blorc_admm_stats *as,
+                          double *loss, blorc_error *e) {
   switch (q) {
     case S_FACTOR: return blorc_factor(b, s->rho, e);
     case S_ADMM: return blorc_admm(b, &s->admm, as, e);
@@ -80,10 +78,10 @@ static blorc_status stage(int q, blorc_backend *b, const setup *s, double *W, do
     case S_SVD: return blorc_svd(b, 1e-10, e);
     case S_CLOSED: return blorc_closed_form(b, e);
     case S_GRAD: return blorc_gradient(b, loss, e);
-    default:
-      if ((st = blorc_read(b, BLORC_BUF_GRAD, G, kn, e))) return st;
-      for (size_t i = 0; i < kn; i++) W[i] -= s->lr * G[i];
-      return blorc_write(b, BLORC_BUF_W, W, kn, e);
+    default: {
+      blorc_step_opts so = {0, s->lr, 0.9, 0.999, 1e-8, 1}; /* gradient descent, on the backend */
+      return blorc_step(b, &so, e);
+    }
   }
 }
 
@@ -97,8 +95,8 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
   size_t kn = (size_t)s->k * s->n;
   size_t *idx = malloc(sizeof(size_t) * s->B);
   double *t = malloc(sizeof(double) * NSTAGES * s->repeat);
-  double *W = malloc(sizeof(double) * kn), *G = malloc(sizeof(double) * kn);
-  if (!idx || !t || !W || !G) st = blorc_fail(e, BLORC_ENOMEM, "out of memory");
+  double *W = malloc(sizeof(double) * kn);
+  if (!idx || !t || !W) st = blorc_fail(e, BLORC_ENOMEM, "out of memory");
   for (int j = 0; !st && j < s->B; j++) idx[j] = j;
   if (!st) memcpy(W, s->W0, kn * sizeof(double));
   /* The GPU's variants (jacobi, cusolver) name the CUDA backend's stage 4; the CPU then runs
@@ -114,7 +112,7 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
     if (!st) st = blorc_backend_sync(b, e);
     double t0 = now_ms(), prev = t0;
     for (int q = 0; !st && q < S_TOTAL; q++) {
-      st = stage(q, b, s, W, G, &as, &out->loss, e);
+      st = stage(q, b, s, &as, &out->loss, e);
       if (!st) st = blorc_backend_sync(b, e);
       double now = now_ms();
       if (r >= 0) t[q * s->repeat + r] = now - prev;
@@ -133,7 +131,7 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
   out->svd_used = blorc_svd_method_used(b);
   out->admm_variant = as.variant;
   blorc_backend_destroy(b);
-  free(idx), free(t), free(W), free(G);
+  free(idx), free(t), free(W);
   return st;
 }
 

@@ -17,7 +17,8 @@ static void cpu_destroy(blorc_backend *b) {
                      &c->S,    &c->sv,   &c->Vs,    &c->Xs,   &c->A,       &c->Bv,    &c->H,
                      &c->loss, &c->G,    &c->Wq,    &c->Wg,   &c->scratch, &c->Wpinv, &c->Wu,
                      &c->Wtau, &c->Wa,   &c->Wwork, &c->Dcur, &c->Ac,      &c->Vx,    &c->Tk,
-                     &c->Tb,   &c->Rn,   &c->Wr,    &c->cert, &c->rn};
+                     &c->Tb,   &c->Rn,   &c->Wr,    &c->cert, &c->rn,      &c->Am,    &c->Av,
+                     &c->Wn};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
   free(c->idx);
   free(c->iters);
@@ -65,6 +66,9 @@ static blorc_status cpu_init(blorc_backend *b, blorc_error *err) {
   size_t n = (size_t)b->n, k = (size_t)b->k, cap = (size_t)b->cap, kn = (size_t)b->kn;
   int ok = 1;
   c->W = zalloc(n * k, &ok);
+  c->Am = zalloc(n * k, &ok);
+  c->Av = zalloc(n * k, &ok);
+  c->Wn = zalloc(n * k, &ok);
   c->L = zalloc(n * n, &ok);
   c->K = zalloc(n * k, &ok);
   c->Q = zalloc(k * k, &ok);
@@ -221,6 +225,8 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
     case BLORC_BUF_UNIQUE:
       for (size_t j = 0; j < B; j++) dst[j] = c->uniq[j];
       return BLORC_OK;
+    case BLORC_BUF_ADAM_M: src = c->Am; break;
+    case BLORC_BUF_ADAM_V: src = c->Av; break;
     case BLORC_BUF_UPSTREAM: break; /* write-only: the dispatcher refuses the read */
   }
   if (!src) return blorc_fail(err, BLORC_EINVAL, "read: unknown buffer %d", (int)which);
@@ -233,6 +239,9 @@ static blorc_status cpu_write(blorc_backend *b, blorc_buffer which, const double
   cpu_state *c = cpu_of(b);
   double *dst = which == BLORC_BUF_W          ? c->W
                 : which == BLORC_BUF_UPSTREAM ? c->X /* the batch's clean buffer: gx */
+                : which == BLORC_BUF_GRAD     ? c->G
+                : which == BLORC_BUF_ADAM_M   ? c->Am
+                : which == BLORC_BUF_ADAM_V   ? c->Av
                 : which == BLORC_BUF_STATE_Z  ? c->Zall
                                               : c->Lall;
   if (!dst) return blorc_fail(err, BLORC_EINVAL, "write: no data set for the warm-start state");
@@ -254,6 +263,7 @@ const blorc_backend_ops blorc_cpu_ops = {
     .certify = cpu_certify,
     .polish_step = cpu_polish_step,
     .gradient = cpu_gradient,
+    .step = cpu_step,
     .read = cpu_read,
     .write = cpu_write,
     .sync = NULL,

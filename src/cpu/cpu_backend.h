@@ -38,6 +38,7 @@ typedef struct cpu_state {
   double *Wq, *Wg;         /* n x cap: V_r S_r^-2 V_r^T q and the same of g */
   double *loss;            /* cap */
   double *G;               /* n x k gradient (G row-major k x n) */
+  double *Am, *Av, *Wn;    /* n x k: Adam's moments and the step's new W (blorc_step) */
   /* certificate and polish (certify.c) */
   double *Dcur, *Ac, *Vx;  /* k x cap: the polish's dual, the certificate's, W x* */
   double *Tk, *Tb;         /* k x cap scratch */
@@ -120,6 +121,8 @@ void cpu_masked_w_times(const cpu_state *c, int fast, int n, int k, int B, const
 blorc_status cpu_certify(blorc_backend *b, double tol, int start, blorc_error *err);
 blorc_status cpu_polish_step(blorc_backend *b, double tol, int from_admm, long long *moved,
                              blorc_error *err);
+blorc_status cpu_step(blorc_backend *b, const blorc_step_opts *o, double c1, double c2, long *bad,
+                      blorc_error *err);
 blorc_status cpu_gradient(blorc_backend *b, double *loss, blorc_error *err);
 
 /* forward_op.c */
