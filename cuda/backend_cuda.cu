@@ -298,13 +298,7 @@ blorc_status cuda_read(const blorc_backend *b, blorc_buffer which, double *dst, 
 
 blorc_status cuda_write(blorc_backend *b, blorc_buffer which, const double *src, blorc_error *err) {
   cuda_state *c = cuda_of(b);
-  double *dst = which == BLORC_BUF_W          ? c->W
-                : which == BLORC_BUF_UPSTREAM ? c->X /* the batch's clean buffer: gx */
-                : which == BLORC_BUF_GRAD     ? c->G
-                : which == BLORC_BUF_ADAM_M   ? c->Am
-                : which == BLORC_BUF_ADAM_V   ? c->Av
-                : which == BLORC_BUF_STATE_Z  ? c->Zall
-                                              : c->Lall;
+  double *dst = BLORC_WRITE_TARGET(c, which);
   if (!dst) return blorc_fail(err, BLORC_EINVAL, "write: no data set for the warm-start state");
   size_t bytes = blorc_buffer_size(b, which) * sizeof(double);
   BLORC_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));

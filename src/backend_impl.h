@@ -45,8 +45,8 @@ typedef struct blorc_backend_ops {
   blorc_status (*gradient)(blorc_backend *b, double *loss, blorc_error *err);
   /* Stage 7: W_new from W, G and (Adam) the moments, with c1, c2 the bias corrections; *bad
    * the first non-finite entry of W_new or -1; W takes W_new only when there is none. */
-  blorc_status (*step)(blorc_backend *b, const blorc_step_opts *o, double c1, double c2,
-                       long *bad, blorc_error *err);
+  blorc_status (*step)(blorc_backend *b, const blorc_step_opts *o, double c1, double c2, long *bad,
+                       blorc_error *err);
   blorc_status (*read)(const blorc_backend *b, blorc_buffer which, double *dst, blorc_error *err);
   blorc_status (*write)(blorc_backend *b, blorc_buffer which, const double *src, blorc_error *err);
   /* Waits for the stages launched so far; NULL when there is nothing to wait for. */
@@ -90,6 +90,18 @@ extern const blorc_backend_ops blorc_cpu_ops;
 #ifdef BLORC_WITH_CUDA
 extern const blorc_backend_ops blorc_cuda_ops;
 #endif
+
+/* The array a blorc_write of a writable buffer lands in, in either backend's state (cpu_state
+ * and cuda_state name these fields alike): W, the upstream gradient (the batch's clean buffer),
+ * G, Adam's moments, or the warm-start state (NULL before a data set). */
+#define BLORC_WRITE_TARGET(c, which)           \
+  ((which) == BLORC_BUF_W          ? (c)->W    \
+   : (which) == BLORC_BUF_UPSTREAM ? (c)->X    \
+   : (which) == BLORC_BUF_GRAD     ? (c)->G    \
+   : (which) == BLORC_BUF_ADAM_M   ? (c)->Am   \
+   : (which) == BLORC_BUF_ADAM_V   ? (c)->Av   \
+   : (which) == BLORC_BUF_STATE_Z  ? (c)->Zall \
+                                   : (c)->Lall)
 
 /* What stage 5 takes as the residual g that h, b and the loss are formed from:
  * BLORC_RESIDUAL_NONE (no clean signals: x* and a only), _CLEAN (g = x* - x) or _UPSTREAM

@@ -11,14 +11,13 @@
 static void cpu_destroy(blorc_backend *b) {
   cpu_state *c = cpu_of(b);
   if (!c) return;
-  double **bufs[] = {&c->Xall, &c->Yall, &c->Zall,  &c->Lall, &c->W,       &c->L,     &c->K,
-                     &c->Q,    &c->WC,   &c->Y,     &c->X,    &c->ynorm,   &c->Z,     &c->U,
-                     &c->C,    &c->Xa,   &c->V,     &c->D,    &c->R,       &c->T,     &c->r2,
-                     &c->S,    &c->sv,   &c->Vs,    &c->Xs,   &c->A,       &c->Bv,    &c->H,
-                     &c->loss, &c->G,    &c->Wq,    &c->Wg,   &c->scratch, &c->Wpinv, &c->Wu,
-                     &c->Wtau, &c->Wa,   &c->Wwork, &c->Dcur, &c->Ac,      &c->Vx,    &c->Tk,
-                     &c->Tb,   &c->Rn,   &c->Wr,    &c->cert, &c->rn,      &c->Am,    &c->Av,
-                     &c->Wn};
+  double **bufs[] = {
+      &c->Xall, &c->Yall,  &c->Zall,  &c->Lall, &c->W,  &c->L,       &c->K,     &c->Q,  &c->WC,
+      &c->Y,    &c->X,     &c->ynorm, &c->Z,    &c->U,  &c->C,       &c->Xa,    &c->V,  &c->D,
+      &c->R,    &c->T,     &c->r2,    &c->S,    &c->sv, &c->Vs,      &c->Xs,    &c->A,  &c->Bv,
+      &c->H,    &c->loss,  &c->G,     &c->Wq,   &c->Wg, &c->scratch, &c->Wpinv, &c->Wu, &c->Wtau,
+      &c->Wa,   &c->Wwork, &c->Dcur,  &c->Ac,   &c->Vx, &c->Tk,      &c->Tb,    &c->Rn, &c->Wr,
+      &c->cert, &c->rn,    &c->Am,    &c->Av,   &c->Wn};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
   free(c->idx);
   free(c->iters);
@@ -237,13 +236,7 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
 static blorc_status cpu_write(blorc_backend *b, blorc_buffer which, const double *src,
                               blorc_error *err) {
   cpu_state *c = cpu_of(b);
-  double *dst = which == BLORC_BUF_W          ? c->W
-                : which == BLORC_BUF_UPSTREAM ? c->X /* the batch's clean buffer: gx */
-                : which == BLORC_BUF_GRAD     ? c->G
-                : which == BLORC_BUF_ADAM_M   ? c->Am
-                : which == BLORC_BUF_ADAM_V   ? c->Av
-                : which == BLORC_BUF_STATE_Z  ? c->Zall
-                                              : c->Lall;
+  double *dst = BLORC_WRITE_TARGET(c, which);
   if (!dst) return blorc_fail(err, BLORC_EINVAL, "write: no data set for the warm-start state");
   memcpy(dst, src, blorc_buffer_size(b, which) * sizeof(double));
   return BLORC_OK;
