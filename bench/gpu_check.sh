@@ -71,10 +71,14 @@ B="build/gpu/blorc-gpu bench"
   echo "-- n=64 k=64 batch=100, fixed 2000 iterations, operator inpaint:0.3 (per-sample factors)"
   timeout 20 $B --device all --n 64 --k 64 --batch 100 --iters 2000 --fixed --repeat 5 --lr 0 \
     --operator inpaint:0.3 --ridge 1e-3
-  # Stage 4's GPU variants (issue 19): the Jacobi kernel and cuSOLVER's gesvdjBatched (k, n <= 32).
-  for v in jacobi cusolver; do
-    echo "-- n=32 k=32 batch=1000, fixed 2000 iterations, stage 4 $v"
-    timeout 20 $B --device all --n 32 --k 32 --batch 1000 --iters 2000 --fixed --repeat 5 --svd $v
+  # Stage 4's GPU variants (issue 19): the Jacobi kernel, the fast path (geqrf/orgqr of W^T,
+  # geqrfBatched per sample), cuSOLVER (gesvdjBatched up to 32, the Gram matrices' syevBatched
+  # beyond) and auto (the flop estimate's pick), at n = 32 and n = 64; the CPU runs auto beside.
+  for nk in 32 64; do
+    for v in jacobi fast cusolver auto; do
+      echo "-- n=$nk k=$nk batch=1000, fixed 2000 iterations, stage 4 $v"
+      timeout 20 $B --device all --n $nk --k $nk --batch 1000 --iters 2000 --fixed --repeat 5 --svd $v
+    done
   done
 } > bench-gpu.txt 2>&1
 echo

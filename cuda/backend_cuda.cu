@@ -38,6 +38,11 @@ void for_each_array(cuda_state *c, F f) {
   f((void **)&c->gj_A), f((void **)&c->gj_S), f((void **)&c->gj_U), f((void **)&c->gj_V);
   f((void **)&c->gj_work), f((void **)&c->gj_info), f((void **)&c->Am), f((void **)&c->Av);
   f((void **)&c->Wn);
+  f((void **)&c->fq_Q), f((void **)&c->fq_tau), f((void **)&c->fq_Rinv), f((void **)&c->Wpinv);
+  f((void **)&c->fq_G), f((void **)&c->fq_Gtau), f((void **)&c->fq_work), f((void **)&c->fq_guard);
+  f((void **)&c->fq_cost), f((void **)&c->fq_Gptr), f((void **)&c->fq_Tptr);
+  f((void **)&c->gr_G), f((void **)&c->gr_L), f((void **)&c->gr_work), f((void **)&c->gr_info);
+  f((void **)&c->gr_redo);
 }
 
 void cuda_destroy(blorc_backend *b) {
@@ -50,6 +55,8 @@ void cuda_destroy(blorc_backend *b) {
   if (c->active_count_host) cudaFreeHost(c->active_count_host);
   if (c->active_ready) cudaEventDestroy(c->active_ready);
   if (c->gj_params) cusolverDnDestroyGesvdjInfo(c->gj_params);
+  if (c->gr_params) cusolverDnDestroyParams(c->gr_params);
+  free(c->gr_host);
   if (c->blas) cublasDestroy(c->blas);
   if (c->solver) cusolverDnDestroy(c->solver);
   if (c->stream) cudaStreamDestroy(c->stream);
@@ -268,7 +275,14 @@ blorc_status cuda_read(const blorc_backend *b, blorc_buffer which, double *dst, 
     case BLORC_BUF_STATE_LAMBDA: return copy_out(c, dst, c->Lall, bytes, err);
     case BLORC_BUF_X_ADMM: return copy_out(c, dst, c->Xout, bytes, err);
     case BLORC_BUF_SIGN: return copy_out(c, dst, c->S, bytes, err);
-    case BLORC_BUF_SV: return copy_out(c, dst, c->sv, bytes, err);
+    case BLORC_BUF_SV: {
+      if (b->svd_used != BLORC_SVD_FAST) return copy_out(c, dst, c->sv, bytes, err);
+      // The fast path never formed them: LAPACK on the host, as the CPU backend does.
+      std::vector<double> W((size_t)b->n * b->k), S((size_t)b->k * b->B);
+      BLORC_TRY(copy_out(c, W.data(), c->W, W.size() * sizeof(double), err));
+      BLORC_TRY(copy_out(c, S.data(), c->S, S.size() * sizeof(double), err));
+      return blorc_masked_singular_values(b->n, b->k, b->kn, b->B, W.data(), S.data(), dst, err);
+    }
     case BLORC_BUF_XSTAR: return copy_out(c, dst, c->Xs, bytes, err);
     case BLORC_BUF_A: return copy_out(c, dst, c->A, bytes, err);
     case BLORC_BUF_B: return copy_out(c, dst, c->Bv, bytes, err);

@@ -45,7 +45,7 @@ __global__ void dual_project_kernel(int n, int kn, const double *Vs, const doubl
   const int j = blockIdx.x;
   for (int i = threadIdx.x; i < n; i += blockDim.x) v[i] = Rn[(size_t)j * n + i];
   __syncthreads();
-  blorc_cuda::project(n, rank[j], Vs + (size_t)j * n * kn, sv + (size_t)j * kn, v,
+  blorc_cuda::project(n, rank[j], Vs + (size_t)j * n * kn, sv ? sv + (size_t)j * kn : nullptr, v,
                       Wr + (size_t)j * n, coef);
 }
 
@@ -126,10 +126,10 @@ blorc_status cuda_certify(blorc_backend *b, double tol, int start, blorc_error *
     BLORC_CUDA_CHECK(cudaFuncSetAttribute(dual_project_kernel,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   BLORC_LAUNCH(dual_project_kernel, B, cuda_threads_for(n), smem, c->stream)
-  (n, kn, c->Vs, c->sv, c->rank, c->Rn, c->Wr);
+  (n, kn, c->Vs, cuda_singular_values(b), c->rank, c->Rn, c->Wr);
   BLORC_CUDA_CHECK_LAUNCH("certify: dual projection");
-  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, c->Wr,
-                                 n, &zero, c->Ac, k));
+  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, cuda_pinv_map(b),
+                                 n, c->Wr, n, &zero, c->Ac, k));
   BLORC_LAUNCH(dual_finish_kernel, cuda_grid_for(kB), 256, 0, c->stream)(kB, c->S, c->Dcur, c->Ac);
   BLORC_CUDA_CHECK_LAUNCH("certify: dual");
   // v = W x*; Rn = x* - y + W^T (s + a)

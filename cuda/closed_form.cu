@@ -17,7 +17,8 @@ __global__ void closed_form_kernel(int n, int k, int kn, int clean, const double
   BLORC_DYNAMIC_SHARED(double, sm);
   double *q = sm, *g = q + n, *coef = g + n, *red = coef + kn;  // 2n + kn + 32 doubles
   const int j = blockIdx.x, r = rank[j];
-  const double *s = S + (size_t)j * k, *V = Vs + (size_t)j * n * kn, *svj = sv + (size_t)j * kn;
+  const double *s = S + (size_t)j * k, *V = Vs + (size_t)j * n * kn;
+  const double *svj = sv ? sv + (size_t)j * kn : nullptr;  // none after the fast path
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     double v = Y[(size_t)j * n + i];
     for (int p = 0; p < k; p++) v -= W[(size_t)p * n + i] * s[p];
@@ -53,11 +54,14 @@ __global__ void mask_kernel(size_t len, const double *S, double *out) {
 
 }  // namespace
 
-static blorc_status masked_w_times(cuda_state *c, int n, int k, int B, const double *w, double *out,
+// out = mask0 .* (M^T w), M = W or, after stage 4's fast path, W^+ (both n x k).
+static blorc_status masked_w_times(const blorc_backend *b, const double *w, double *out,
                                    blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  int n = b->n, k = b->k, B = b->B;
   double one = 1, zero = 0;
-  BLORC_CUBLAS_CHECK(
-      cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, c->W, n, w, n, &zero, out, k));
+  BLORC_CUBLAS_CHECK(cublasDgemm(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, k, B, n, &one, cuda_pinv_map(b),
+                                 n, w, n, &zero, out, k));
   size_t len = (size_t)k * B;
   BLORC_LAUNCH(mask_kernel, cuda_grid_for(len), 256, 0, c->stream)(len, c->S, out);
   BLORC_CUDA_CHECK_LAUNCH("mask");
@@ -69,8 +73,8 @@ blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
   int n = b->n, k = b->k, kn = b->kn, B = b->B;
   if (c->op != BLORC_OP_IDENTITY) { /* x* = M q, a and b from residuals: forward_op.cu */
     BLORC_TRY(cuda_op_closed_form(b, err));
-    BLORC_TRY(masked_w_times(c, n, k, B, c->Wq, c->A, err));
-    if (blorc_residual_mode(b)) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));
+    BLORC_TRY(masked_w_times(b, c->Wq, c->A, err));
+    if (blorc_residual_mode(b)) BLORC_TRY(masked_w_times(b, c->Wg, c->Bv, err));
     return BLORC_OK;
   }
   // All of the kernel's shared memory is dynamic, so this is the whole of what the 48 KB limit
@@ -80,10 +84,10 @@ blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err) {
     BLORC_CUDA_CHECK(cudaFuncSetAttribute(closed_form_kernel,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   BLORC_LAUNCH(closed_form_kernel, B, cuda_threads_for(n), smem, c->stream)
-  (n, k, kn, blorc_residual_mode(b), c->W, c->S, c->Y, c->X, c->Vs, c->sv, c->rank, c->Xs, c->H,
-   c->Wq, c->Wg, c->loss);
+  (n, k, kn, blorc_residual_mode(b), c->W, c->S, c->Y, c->X, c->Vs, cuda_singular_values(b),
+   c->rank, c->Xs, c->H, c->Wq, c->Wg, c->loss);
   BLORC_CUDA_CHECK_LAUNCH("closed_form");
-  BLORC_TRY(masked_w_times(c, n, k, B, c->Wq, c->A, err));
-  if (blorc_residual_mode(b)) BLORC_TRY(masked_w_times(c, n, k, B, c->Wg, c->Bv, err));
+  BLORC_TRY(masked_w_times(b, c->Wq, c->A, err));
+  if (blorc_residual_mode(b)) BLORC_TRY(masked_w_times(b, c->Wg, c->Bv, err));
   return BLORC_OK;
 }

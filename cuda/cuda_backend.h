@@ -46,6 +46,21 @@ struct cuda_state {
   int *gj_info;
   int gj_lwork;
   gesvdjInfo_t gj_params;
+  // Stage 4's fast path (svd_fast.cu; k <= n, allocated at its first use): W^T's QR as the
+  // n x n Q (its first k columns reflectors until orgqr), tau, R^-1 (k x k), W^+ (n x k), the
+  // per-sample bases of null(W0m) (n x n each, QR'd in place) and their tau, the pointer arrays
+  // geqrfBatched takes, the guard's value and the per-sample cost estimate (AUTO).
+  double *fq_Q, *fq_tau, *fq_Rinv, *Wpinv, *fq_G, *fq_Gtau, *fq_work, *fq_guard, *fq_cost;
+  double **fq_Gptr, **fq_Tptr;
+  int fq_lwork;
+  // Stage 4 by the Gram matrix (svd_gram.cu; GPU_CUSOLVER with k or n > 32, allocated at its
+  // first use): W0m^T W0m per sample (n x n; its eigenvectors after syevBatched), the
+  // eigenvalues (n each), workspaces, info, and per sample whether the Jacobi kernel redoes it.
+  double *gr_G, *gr_L, *gr_work;
+  void *gr_host;
+  size_t gr_dbytes, gr_hbytes;
+  int *gr_info, *gr_redo;
+  cusolverDnParams_t gr_params;
   void *thrust_scratch;  // Thrust's temporary storage (kCudaThrustScratch bytes)
   // ADMM's stopping test without a host wait per check: the count of active columns is
   // copied to page-locked host memory behind an event, and read at the next check.
@@ -92,13 +107,26 @@ blorc_status cuda_signs(blorc_backend *b, double gamma, blorc_error *err);
 blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err);
 // gesvdjBatched's arrays, workspace and parameters (svd.cu), at init when k, n <= 32.
 blorc_status cuda_gesvdj_init(blorc_backend *b, blorc_error *err);
+// The Jacobi kernel on the samples with flags[j] != 0 (all when flags is NULL); the error names
+// the first that did not converge (svd.cu).
+blorc_status cuda_svd_jacobi(blorc_backend *b, double rel_tol, const int *flags, blorc_error *err);
+// Stage 4's fast path (svd_fast.cu): 1 when it ran, 0 when W is too ill conditioned for it (or
+// AUTO's estimate prefers the Jacobi kernel) and nothing was changed.
+blorc_status cuda_svd_fast(blorc_backend *b, double rel_tol, int *ran, blorc_error *err);
+// Stage 4 by the Gram matrices and cuSOLVER's syevBatched, with the Jacobi kernel for the
+// samples whose rank the eigenvalues cannot settle (svd_gram.cu).
+blorc_status cuda_svd_gram(blorc_backend *b, double rel_tol, blorc_error *err);
+// W (or W^+ after stage 4's fast path): what a and b are mapped through (svd_fast.cu).
+const double *cuda_pinv_map(const blorc_backend *b);
+// The singular values the closed form divides by, or NULL after the fast path (svd_fast.cu).
+const double *cuda_singular_values(const blorc_backend *b);
 blorc_status cuda_closed_form(blorc_backend *b, blorc_error *err);
 blorc_status cuda_certify(blorc_backend *b, double tol, int start, blorc_error *err);
 blorc_status cuda_polish_step(blorc_backend *b, double tol, int from_admm, long long *moved,
                               blorc_error *err);
 blorc_status cuda_gradient(blorc_backend *b, double *loss, blorc_error *err);
-blorc_status cuda_step(blorc_backend *b, const blorc_step_opts *o, double c1, double c2,
-                       long *bad, blorc_error *err);
+blorc_status cuda_step(blorc_backend *b, const blorc_step_opts *o, double c1, double c2, long *bad,
+                       blorc_error *err);
 
 // cudaMalloc with a message naming the sizes when the device is out of memory
 // (backend_cuda.cu).

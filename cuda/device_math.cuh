@@ -22,7 +22,8 @@ __device__ inline void coefficients(int n, int r, const double *V, const double 
   __syncthreads();
 }
 
-// v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v_original; coef: r doubles of shared memory.
+// v <- v - V_r (V_r^T v); w <- V_r S_r^-2 V_r^T v_original, or with sv NULL (stage 4's fast
+// path, which maps w through W^+) w <- V_r V_r^T v_original; coef: r doubles of shared memory.
 // Each thread ends owning v[i] and w[i] for its own i; a caller that reads other entries, or
 // calls again (coef is rewritten), synchronises first. There is no barrier on the way out:
 // both callers' next cross-thread reads already follow one (scripts/mutate_cuda.sh found it
@@ -35,7 +36,7 @@ __device__ inline void project(int n, int r, const double *V, const double *sv, 
     for (int p = 0; p < r; p++) {
       double vp = V[(size_t)p * n + i];
       a += vp * coef[p];
-      b += vp * coef[p] / (sv[p] * sv[p]);
+      b += sv ? vp * coef[p] / (sv[p] * sv[p]) : vp * coef[p];
     }
     v[i] -= a;
     w[i] = b;

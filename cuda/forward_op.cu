@@ -90,7 +90,8 @@ __global__ void op_closed_form_kernel(int n, int m, int k, int kn, int clean, do
   double *q = sm, *g = q + n, *t = g + n, *u = t + n, *x = u + n, *res = x + n;
   double *coef = res + n, *red = coef + kn;
   const int j = blockIdx.x, r = rank[j], ld = m + 2 * n;
-  const double *s = S + (size_t)j * k, *V = Vs + (size_t)j * n * kn, *svj = sv + (size_t)j * kn;
+  const double *s = S + (size_t)j * k, *V = Vs + (size_t)j * n * kn;
+  const double *svj = sv ? sv + (size_t)j * kn : nullptr;  // none after the fast path
   double *F = Fws + (size_t)j * ld * n;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     double v = Y[(size_t)j * n + i];
@@ -515,8 +516,8 @@ blorc_status cuda_op_closed_form(blorc_backend *b, blorc_error *err) {
   int threads = cuda_threads_for(n > c->m ? n : c->m);
   BLORC_LAUNCH(op_closed_form_kernel, B, threads, smem, c->stream)
   (n, c->m, k, kn, blorc_residual_mode(b), c->ridge, 1e-10 * (c->anorm > 0 ? c->anorm : 1.0), c->W,
-   c->At, c->Bop, c->op == BLORC_OP_MASK ? c->Mk : nullptr, c->S, c->Y, c->X, c->Xout, c->Vs, c->sv,
-   c->rank, c->Fws, c->Xs, c->H, c->Wq, c->Wg, c->loss, c->uniq);
+   c->At, c->Bop, c->op == BLORC_OP_MASK ? c->Mk : nullptr, c->S, c->Y, c->X, c->Xout, c->Vs,
+   cuda_singular_values(b), c->rank, c->Fws, c->Xs, c->H, c->Wq, c->Wg, c->loss, c->uniq);
   BLORC_CUDA_CHECK_LAUNCH("closed_form (operator)");
   return BLORC_OK;
 }

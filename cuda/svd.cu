@@ -164,11 +164,6 @@ __global__ void unpack_svd(int n, int kn, const double *Sg, const double *Vg, do
 blorc_status svd_cusolver(blorc_backend *b, double rel_tol, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   int n = b->n, k = b->k, B = b->B;
-  if (!c->gj_params)
-    return blorc_fail(err, BLORC_EINVAL,
-                      "svd method cusolver: k = %d, n = %d; gesvdjBatched takes at most %d x %d "
-                      "(use jacobi)",
-                      k, n, kCudaGesvdjMax, kCudaGesvdjMax);
   BLORC_LAUNCH(pack_masked, B, 256, 0, c->stream)(n, k, c->W, c->S, c->gj_A);
   BLORC_CUDA_CHECK_LAUNCH("pack_masked");
   BLORC_CUSOLVER_CHECK(cusolverDnDgesvdjBatched(c->solver, CUSOLVER_EIG_MODE_VECTOR, k, n, c->gj_A,
@@ -211,27 +206,44 @@ blorc_status cuda_gesvdj_init(blorc_backend *b, blorc_error *err) {
   return dev_alloc(b, (void **)&c->gj_work, (size_t)c->gj_lwork * d, "gesvdj workspace", err);
 }
 
-blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
+blorc_status cuda_svd_jacobi(blorc_backend *b, double rel_tol, const int *flags, blorc_error *err) {
   cuda_state *c = cuda_of(b);
-  if (b->svd_method == BLORC_SVD_GPU_CUSOLVER) return svd_cusolver(b, rel_tol, err);
   b->svd_used = BLORC_SVD_GPU_JACOBI;
   if (b->k > 1024)
     return blorc_fail(err, BLORC_EINVAL, "svd: k = %d rows; the CUDA Jacobi SVD handles up to 1024",
                       b->k);
+  // Skipped samples leave their flag as it was: start from none.
+  if (flags) BLORC_CUDA_CHECK(cudaMemsetAsync(c->svd_failed, 0, b->B * sizeof(int), c->stream));
   BLORC_LAUNCH(jacobi_svd, b->B, kThreads, 0, c->stream)
   (b->n, b->k, b->kn, c->W, c->S, c->svd_work, c->sv, c->Vs, c->rank, c->svd_failed, rel_tol,
-   c->svd_max_sweeps, b->svd_partial ? c->redo : nullptr);
+   c->svd_max_sweeps, flags);
   BLORC_CUDA_CHECK_LAUNCH("jacobi_svd");
   long long failed = 0;
   BLORC_TRY(cuda_sum(c, c->svd_failed, b->B, &failed, "svd: the convergence flags", err));
   if (failed == 0) return BLORC_OK;
-  std::vector<int> flags(b->B);
-  BLORC_CUDA_CHECK(
-      cudaMemcpy(flags.data(), c->svd_failed, flags.size() * sizeof(int), cudaMemcpyDeviceToHost));
+  std::vector<int> flags_h(b->B);
+  BLORC_CUDA_CHECK(cudaMemcpy(flags_h.data(), c->svd_failed, flags_h.size() * sizeof(int),
+                              cudaMemcpyDeviceToHost));
   int first = 0;
-  while (first < b->B && !flags[first]) first++;
+  while (first < b->B && !flags_h[first]) first++;
   return blorc_fail(err, BLORC_ENUMERIC,
                     "svd: the Jacobi SVD did not converge within %d sweeps for %lld of %d samples "
                     "(first: sample %d of the batch)",
                     c->svd_max_sweeps, failed, b->B, first);
+}
+
+// Which variant runs: a polish round keeps the batch's; GPU_CUSOLVER is gesvdjBatched up to
+// 32 x 32 and the Gram path beyond; FAST and AUTO try the fast path (AUTO by its estimate);
+// the Jacobi kernel otherwise, and wherever the fast path does not apply.
+blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  blorc_svd_method want = b->svd_partial ? b->svd_used : b->svd_method;
+  if (want == BLORC_SVD_GPU_CUSOLVER)
+    return c->gj_params ? svd_cusolver(b, rel_tol, err) : cuda_svd_gram(b, rel_tol, err);
+  if (want == BLORC_SVD_FAST || want == BLORC_SVD_AUTO) {
+    int ran = 0;
+    BLORC_TRY(cuda_svd_fast(b, rel_tol, &ran, err));
+    if (ran) return BLORC_OK;
+  }
+  return cuda_svd_jacobi(b, rel_tol, b->svd_partial ? c->redo : nullptr, err);
 }

@@ -281,6 +281,10 @@ blorc_svd_method blorc_svd_method_used(const blorc_backend *b) {
   return b->svd_used;
 }
 
+long long blorc_svd_fallbacks(const blorc_backend *b) {
+  return b->svd_fallbacks;
+}
+
 blorc_status blorc_closed_form(blorc_backend *b, blorc_error *err) {
   blorc_status st = need(b, BLORC_PROGRESS_SVD, "closed_form", err);
   if (st != BLORC_OK) return st;

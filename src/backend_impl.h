@@ -73,6 +73,7 @@ struct blorc_backend {
   blorc_svd_method svd_used;   /* set by the backend's stage 4: FULL or FAST on the CPU,
                                   GPU_JACOBI or GPU_CUSOLVER on CUDA */
   double svd_tol;              /* rel_tol of the last stage 4 */
+  long long svd_fallbacks;     /* samples the GPU's Gram path left to the Jacobi kernel */
   int svd_partial;             /* stage 4 only for the samples polish_step marked */
   int polished;                /* blorc_polish ran on the current closed form */
   int certified;               /* then: samples certified (the gradient's B) */
@@ -115,6 +116,12 @@ static inline int blorc_residual_mode(const blorc_backend *b) {
  * of right singular vectors, rank[j] of them in use; dst receives B x n x n. Both backends
  * report BLORC_BUF_PN through this one function. */
 void blorc_projectors(int n, int kn, int B, const double *Vs, const int *rank, double *dst);
+
+/* The singular values of each masked W0m = diag(s == 0) W (W: n x k column-major, S: k x B),
+ * kn per sample, descending, zero-padded, by LAPACK dgesdd on the host: BLORC_BUF_SV after
+ * stage 4's fast path, which never forms them (both backends). */
+blorc_status blorc_masked_singular_values(int n, int k, int kn, int B, const double *W,
+                                          const double *S, double *dst, blorc_error *err);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,8 @@ static const key_def KEYS[] = {
     K("admm", "polish_rounds", T_INT, polish_rounds, NULL,
       "active-set rounds at most for samples the certificate rejects (0: certificate only)"),
     K("admm", "device", T_STR, device, "cpu|cuda|auto", "where the stages run"),
+    K("admm", "svd_method", T_STR, svd_method, "auto|full|fast|jacobi|cusolver",
+      "stage 4 (blorc_set_svd_method): auto, full, fast; on CUDA also jacobi, cusolver"),
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -90,6 +92,7 @@ void blorc_config_defaults(blorc_config *c) {
   c->batch = 100;
   c->lr = 1e-3;
   c->lr_decay = 1;
+  strcpy(c->svd_method, "auto");
   strcpy(c->optimizer, "adam");
   c->gamma = 1e-3;
   c->seed = 1;

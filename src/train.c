@@ -263,6 +263,25 @@ static blorc_status write_outputs(run *r, blorc_error *err) {
   return blorc_write_filters_png_like(path, r->W, r->k, r->n, patches ? side : 0, like, err);
 }
 
+/* admm.svd_method on the backend; a CUDA variant on the CPU backend is an error naming the key. */
+static blorc_status set_svd_method(run *r, blorc_error *err) {
+  static const char *names[] = {"auto", "full", "fast", "jacobi", "cusolver"};
+  for (int m = 0; m < 5; m++)
+    if (strcmp(r->cfg->svd_method, names[m]) == 0) {
+      blorc_status st = blorc_set_svd_method(r->b, (blorc_svd_method)m, err);
+      if (st) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        blorc_fail(err, st, "admm.svd_method = %s on the %s backend: %s", names[m],
+                   blorc_backend_name(r->b), msg);
+      }
+      return st;
+    }
+  return blorc_fail(err, BLORC_EINVAL,
+                    "admm.svd_method = %s: expected auto, full, fast, jacobi or cusolver",
+                    r->cfg->svd_method);
+}
+
 static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error *err) {
   const char *dev = r->cfg->device;
   int cap = r->cfg->batch;
@@ -270,10 +289,12 @@ static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error
   if (strcmp(dev, "cpu") != 0 && (strcmp(dev, "cuda") == 0 || blorc_cuda_available())) {
     if (r->d.size > 1) blorc_cuda_use_device(r->d.local_rank); /* one GPU per rank of a node */
     st = blorc_backend_create(BLORC_DEVICE_CUDA, r->n, r->k, cap, &r->b, err);
-    if (st == BLORC_OK || strcmp(dev, "cuda") == 0) return st;
+    if (st == BLORC_OK) return set_svd_method(r, err);
+    if (strcmp(dev, "cuda") == 0) return st;
     if (h && h->on_start) h->on_start("device auto: CUDA backend unavailable, using cpu", h->user);
   }
-  return blorc_backend_create(BLORC_DEVICE_CPU, r->n, r->k, cap, &r->b, err);
+  st = blorc_backend_create(BLORC_DEVICE_CPU, r->n, r->k, cap, &r->b, err);
+  return st ? st : set_svd_method(r, err);
 }
 
 /* Rewrites err's numerical failure as a divergence of W at this minibatch, with advice. */
@@ -291,6 +312,7 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   const blorc_config *c = r->cfg;
   int auto_rho = c->rho_auto && !c->fixed; /* fixed mode: every rho costs the same */
   double t0 = now_s();
+  long long fallbacks0 = blorc_svd_fallbacks(r->b);
   /* From the epoch number alone, so that a resumed run steps exactly as an unbroken one. */
   r->opt.lr = c->lr * pow(c->lr_decay, lg->epoch - 1);
   for (size_t i = 0; i < r->Ntr; i++) r->perm[i] = i;
@@ -381,15 +403,19 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
     if (st) return blorc_dist_agree(&r->d, st, err);
   }
   if (r->d.size > 1) { /* per-sample counts over ranks; the margins' minimum by rank 0 */
-    double v[5] = {(double)at_cap, (double)changes, (double)mismatch, (double)not_unique,
-                   (double)rounds / r->d.size};
+    double v[6] = {(double)at_cap,
+                   (double)changes,
+                   (double)mismatch,
+                   (double)not_unique,
+                   (double)rounds / r->d.size,
+                   (double)(blorc_svd_fallbacks(r->b) - fallbacks0)};
     double mine[2] = {lg->min_dual_margin, lg->min_sign_margin}, *all = NULL;
     size_t *two = malloc((size_t)r->d.size * sizeof(size_t));
     if (r->d.rank == 0) all = malloc((size_t)r->d.size * 2 * sizeof(double));
     if (!two || (r->d.rank == 0 && !all))
       st = blorc_fail(err, BLORC_ENOMEM, "out of memory for %d ranks", r->d.size);
     for (int q = 0; two && q < r->d.size; q++) two[q] = 2;
-    if (!(st = blorc_dist_agree(&r->d, st, err)) && !(st = blorc_dist_sum(&r->d, v, 5, err)))
+    if (!(st = blorc_dist_agree(&r->d, st, err)) && !(st = blorc_dist_sum(&r->d, v, 6, err)))
       st = blorc_dist_gather(&r->d, mine, two, all, err);
     for (int q = 0; !st && all && q < r->d.size; q++)
       mine[0] = fmin(mine[0], all[2 * q]), mine[1] = fmin(mine[1], all[2 * q + 1]);
@@ -400,6 +426,7 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
     not_unique = (long long)v[3];
     lg->min_dual_margin = mine[0], lg->min_sign_margin = mine[1];
     rounds = llround(v[4]);
+    lg->svd_fallbacks = llround(v[5]);
   }
   double t1 = now_s();
   /* A log point: the epoch's W comes to the host (W_best, checkpoints, outputs). */
@@ -416,6 +443,7 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   lg->rho = r->ck.tuner.rho;
   lg->share_mismatch = (double)mismatch / (double)r->Ntr;
   lg->share_not_unique = (double)not_unique / (double)r->Ntr;
+  if (r->d.size == 1) lg->svd_fallbacks = blorc_svd_fallbacks(r->b) - fallbacks0;
   return BLORC_OK;
 }
 

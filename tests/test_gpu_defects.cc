@@ -288,6 +288,95 @@ namespace {
 // gesvdjBatched's info is checked per sample: non-convergence (info > 0) is a numeric error
 // naming the sample, a bad argument (info < 0) a device error; the emulated call refuses what
 // cuSOLVER documents as wrong (m or n above 32, a short workspace).
+// Stage 4's fast path checks geqrf's and orgqr's devInfo; the Gram path sends a sample whose
+// syevBatched did not converge (info > 0) to the Jacobi kernel and counts it, and a bad
+// argument (info < 0) is a device error; the emulated calls refuse what NVIDIA documents as
+// wrong (geqrfBatched's lda < m, orgqr's n > m, syevBatched's short workspace).
+TEST(GpuDefects, FastAndGramPathsCheckTheirInfos) {
+  NEED_EMULATOR("devInfo injection");
+#ifdef BLORC_CUDA_EMU
+  struct {
+    int n, k;
+    blorc_svd_method method;
+    const char *routine;
+    int value, skip;
+    blorc_status st;
+    const char *message;
+  } cases[] = {
+      {16, 12, BLORC_SVD_FAST, "cusolverDnDgeqrf", 3, 0, BLORC_ENUMERIC,
+       "geqrf of W^T failed (info 3)"},
+      {16, 12, BLORC_SVD_FAST, "cusolverDnDorgqr", -2, 0, BLORC_EDEVICE,
+       "orgqr of W^T: parameter 2 is wrong"},
+      {40, 20, BLORC_SVD_GPU_CUSOLVER, "cusolverDnXsyevBatched", -3, 0, BLORC_EDEVICE,
+       "syevBatched: parameter 3 is wrong"},
+      {40, 20, BLORC_SVD_GPU_CUSOLVER, "cusolverDnXsyevBatched", 7, 1, BLORC_OK, ""},
+  };
+  for (const auto &c : cases) {
+    SCOPED_TRACE(c.routine);
+    prob::Problem p = prob::make(75, c.n, c.k, 4, 0.4);
+    Loaded l(p, BLORC_DEVICE_CUDA);
+    blorc_error e{};
+    blorc_admm_opts o = admm_opts(BLORC_ADMM_GEMM, 50, 0);
+    ASSERT_EQ(admm(l.run, o, &e), BLORC_OK) << e.msg;
+    ASSERT_EQ(blorc_signs(l.run.get(), 1e-3, &e), BLORC_OK) << e.msg;
+    ASSERT_EQ(blorc_set_svd_method(l.run.get(), c.method, &e), BLORC_OK);
+    blorc_emu::inject_info(c.routine, c.value, c.skip);
+    EXPECT_EQ(blorc_svd(l.run.get(), 1e-8, &e), c.st) << e.msg;
+    EXPECT_TRUE(contains(e.msg, c.message)) << e.msg;
+    blorc_emu::inject_info("", 0);
+    if (c.st == BLORC_OK) {  // the sample that did not converge went to the Jacobi kernel
+      EXPECT_EQ(blorc_svd_fallbacks(l.run.get()), 1);
+      EXPECT_EQ(blorc_svd_method_used(l.run.get()), BLORC_SVD_GPU_CUSOLVER);
+    }
+  }
+  cublasHandle_t bh;
+  cusolverDnHandle_t h;
+  ASSERT_EQ(cublasCreate(&bh), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cusolverDnCreate(&h), CUSOLVER_STATUS_SUCCESS);
+  double *A, *tau, **Ap, **Tp;
+  ASSERT_EQ(cudaMalloc((void **)&A, 64 * sizeof(double)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&tau, 8 * sizeof(double)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&Ap, sizeof(double *)), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&Tp, sizeof(double *)), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(Ap, &A, sizeof A, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(Tp, &tau, sizeof tau, cudaMemcpyHostToDevice), cudaSuccess);
+  int info = 0;
+  EXPECT_EQ(cublasDgeqrfBatched(bh, 8, 8, Ap, 7, Tp, &info, 1), CUBLAS_STATUS_INVALID_VALUE);
+  EXPECT_EQ(info, -5);
+  EXPECT_EQ(cublasDgeqrfBatched(bh, 8, 8, Ap, 8, Tp, &info, 1), CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(info, 0);
+  int lwork = 0;
+  EXPECT_EQ(cusolverDnDorgqr_bufferSize(h, 4, 8, 4, A, 8, tau, &lwork),
+            CUSOLVER_STATUS_INVALID_VALUE);
+  cusolverDnParams_t prm;
+  ASSERT_EQ(cusolverDnCreateParams(&prm), CUSOLVER_STATUS_SUCCESS);
+  size_t dbytes = 0, hbytes = 0;
+  ASSERT_EQ(cusolverDnXsyevBatched_bufferSize(h, prm, CUSOLVER_EIG_MODE_VECTOR,
+                                              CUBLAS_FILL_MODE_LOWER, 8, CUDA_R_64F, A, 8,
+                                              CUDA_R_64F, tau, CUDA_R_64F, &dbytes, &hbytes, 1),
+            CUSOLVER_STATUS_SUCCESS);
+  double *work;
+  int *dinfo;
+  ASSERT_EQ(cudaMalloc((void **)&work, dbytes), cudaSuccess);
+  ASSERT_EQ(cudaMalloc((void **)&dinfo, sizeof(int)), cudaSuccess);
+  std::vector<char> hw(hbytes);
+  EXPECT_EQ(cusolverDnXsyevBatched(h, prm, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, 8,
+                                   CUDA_R_64F, A, 8, CUDA_R_64F, tau, CUDA_R_64F, work, dbytes - 8,
+                                   hw.data(), hbytes, dinfo, 1),
+            CUSOLVER_STATUS_INVALID_VALUE);
+  EXPECT_EQ(cusolverDnXsyevBatched(h, prm, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, 8,
+                                   CUDA_R_64F, A, 8, CUDA_R_64F, tau, CUDA_R_64F, work, dbytes,
+                                   nullptr, hbytes, dinfo, 1),
+            CUSOLVER_STATUS_INVALID_VALUE);
+  (void)cudaGetLastError();
+  for (void *q : {(void *)A, (void *)tau, (void *)Ap, (void *)Tp, (void *)work, (void *)dinfo})
+    cudaFree(q);
+  cusolverDnDestroyParams(prm);
+  cusolverDnDestroy(h);
+  cublasDestroy(bh);
+#endif
+}
+
 TEST(GpuDefects, GesvdjBatchedInfoAndArgumentsAreChecked) {
   NEED_EMULATOR("devInfo injection");
 #ifdef BLORC_CUDA_EMU

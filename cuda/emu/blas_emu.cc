@@ -19,6 +19,9 @@ struct blorc_emu_cublas {
 struct blorc_emu_cusolver {
   cudaStream_t stream;
 };
+struct blorc_emu_params {
+  int unused;
+};
 struct blorc_emu_gesvdj_info {
   double tol;
   int max_sweeps, sort;
@@ -154,6 +157,68 @@ cublasStatus_t cublasDgeam(cublasHandle_t handle, cublasOperation_t transa,
       double b = transb == CUBLAS_OP_N ? B[(size_t)j * ldb + i] : B[(size_t)i * ldb + j];
       C[(size_t)j * ldc + i] = *alpha * a + *beta * b;
     }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t handle, cublasOperation_t transa,
+                                         cublasOperation_t transb, int m, int n, int k,
+                                         const double *alpha, const double *A, int lda,
+                                         long long int strideA, const double *B, int ldb,
+                                         long long int strideB, const double *beta, double *C,
+                                         int ldc, long long int strideC, int batchCount) {
+  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (batchCount < 0) return blas_fail("cublasDgemmStridedBatched", "batchCount < 0");
+  // Each product obeys cublasDgemm's rules (checked by it, on every matrix of the batch).
+  for (int j = 0; j < batchCount; j++) {
+    cublasStatus_t st = cublasDgemm(handle, transa, transb, m, n, k, alpha, A + j * strideA, lda,
+                                    B + j * strideB, ldb, beta, C + j * strideC, ldc);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+  }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasDtrsm(cublasHandle_t handle, cublasSideMode_t side, cublasFillMode_t uplo,
+                           cublasOperation_t trans, cublasDiagType_t diag, int m, int n,
+                           const double *alpha, const double *A, int lda, double *B, int ldb) {
+  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+  long na = side == CUBLAS_SIDE_LEFT ? m : n;
+  if ((side != CUBLAS_SIDE_LEFT && side != CUBLAS_SIDE_RIGHT) ||
+      (uplo != CUBLAS_FILL_MODE_LOWER && uplo != CUBLAS_FILL_MODE_UPPER) || !op_ok(trans) ||
+      (diag != CUBLAS_DIAG_NON_UNIT && diag != CUBLAS_DIAG_UNIT) || m < 0 || n < 0)
+    return blas_fail("cublasDtrsm", "bad side, fill mode, operation, diagonal or size");
+  if (lda < (na > 1 ? na : 1) || ldb < (m > 1 ? m : 1))
+    return blas_fail("cublasDtrsm", "leading dimension below the rows stored");
+  if (!host_scalar(alpha))
+    return blas_fail("cublasDtrsm", "alpha must be a host pointer (pointer mode host)");
+  if (!on_device(A, na, na, lda) || !on_device(B, m, n, ldb))
+    return blas_fail("cublasDtrsm", "a matrix is not (wholly) in device memory");
+  if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  cblas_dtrsm(CblasColMajor, side == CUBLAS_SIDE_LEFT ? CblasLeft : CblasRight,
+              uplo == CUBLAS_FILL_MODE_LOWER ? CblasLower : CblasUpper, op(trans),
+              diag == CUBLAS_DIAG_UNIT ? CblasUnit : CblasNonUnit, m, n, *alpha, A, lda, B, ldb);
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+// cuBLAS reports a bad argument of geqrfBatched through the host info (-i for the i-th) and
+// CUBLAS_STATUS_INVALID_VALUE.
+cublasStatus_t cublasDgeqrfBatched(cublasHandle_t handle, int m, int n, double *const Aarray[],
+                                   int lda, double *const TauArray[], int *info, int batchSize) {
+  const char *call = "cublasDgeqrfBatched";
+  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (!info || blorc_emu::device_owns(info)) return blas_fail(call, "info must be a host pointer");
+  int bad = m < 0 ? 2 : n < 0 ? 3 : lda < (m > 1 ? m : 1) ? 5 : batchSize < 0 ? 8 : 0;
+  *info = -bad;
+  if (bad) return blas_fail(call, "argument " + std::to_string(bad) + " is wrong");
+  if (batchSize == 0) return CUBLAS_STATUS_SUCCESS;
+  if (!blorc_emu::device_owns(Aarray) || !blorc_emu::device_owns(Aarray + batchSize - 1) ||
+      !blorc_emu::device_owns(TauArray) || !blorc_emu::device_owns(TauArray + batchSize - 1))
+    return blas_fail(call, "the pointer arrays are not (wholly) in device memory");
+  int mn = m < n ? m : n;
+  for (int j = 0; j < batchSize; j++)
+    if (!on_device(Aarray[j], m, n, lda) || !on_device(TauArray[j], mn, 1, mn > 0 ? mn : 1))
+      return blas_fail(call, "matrix " + std::to_string(j) + " or its tau is not in device memory");
+  for (int j = 0; j < batchSize && mn > 0; j++)
+    LAPACKE_dgeqrf(LAPACK_COL_MAJOR, m, n, Aarray[j], lda, TauArray[j]);
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -350,6 +415,165 @@ cusolverStatus_t cusolverDnDgesvdjBatched(cusolverDnHandle_t handle, cusolverEig
                     U[(size_t)j * ldu * m + (size_t)(mn - 1 - q) * ldu + r]);
       }
     }
+  }
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+// The emulation's QR workspace: n doubles (callers must use the queried size).
+cusolverStatus_t cusolverDnDgeqrf_bufferSize(cusolverDnHandle_t handle, int m, int n, double *A,
+                                             int lda, int *lwork) {
+  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
+  if (m < 0 || n < 0 || lda < (m > 1 ? m : 1) || !lwork)
+    return solver_fail("cusolverDnDgeqrf_bufferSize", "m or n < 0, lda < max(1, m) or no lwork");
+  (void)A;
+  *lwork = n > 1 ? n : 1;
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+cusolverStatus_t cusolverDnDgeqrf(cusolverDnHandle_t handle, int m, int n, double *A, int lda,
+                                  double *TAU, double *Workspace, int Lwork, int *devInfo) {
+  const char *call = "cusolverDnDgeqrf";
+  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
+  if (m < 0 || n < 0 || lda < (m > 1 ? m : 1)) return solver_fail(call, "m or n < 0 or lda < m");
+  int mn = m < n ? m : n;
+  if (!on_device(A, m, n, lda) || !on_device(TAU, mn, 1, mn > 0 ? mn : 1) ||
+      !blorc_emu::device_owns(devInfo))
+    return solver_fail(call, "A, TAU or devInfo is not in device memory");
+  if (Lwork < (n > 1 ? n : 1) || !on_device(Workspace, Lwork, 1, Lwork))
+    return solver_fail(call, "Lwork = " + std::to_string(Lwork) +
+                                 " below cusolverDnDgeqrf_bufferSize's, or the workspace is not "
+                                 "device memory");
+  *devInfo = mn == 0 ? 0 : (int)LAPACKE_dgeqrf(LAPACK_COL_MAJOR, m, n, A, lda, TAU);
+  blorc_emu::take_info(call, devInfo);
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+namespace {
+
+// dorgqr's rules: m >= n >= k >= 0, lda >= max(1, m).
+bool orgqr_ok(int m, int n, int k, int lda) {
+  return m >= n && n >= k && k >= 0 && lda >= (m > 1 ? m : 1);
+}
+
+}  // namespace
+
+cusolverStatus_t cusolverDnDorgqr_bufferSize(cusolverDnHandle_t handle, int m, int n, int k,
+                                             const double *A, int lda, const double *tau,
+                                             int *lwork) {
+  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
+  if (!orgqr_ok(m, n, k, lda) || !lwork)
+    return solver_fail("cusolverDnDorgqr_bufferSize", "expected m >= n >= k >= 0, lda >= m");
+  (void)A, (void)tau;
+  *lwork = n > 1 ? n : 1;
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+cusolverStatus_t cusolverDnDorgqr(cusolverDnHandle_t handle, int m, int n, int k, double *A,
+                                  int lda, const double *tau, double *work, int lwork, int *info) {
+  const char *call = "cusolverDnDorgqr";
+  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
+  if (!orgqr_ok(m, n, k, lda)) return solver_fail(call, "expected m >= n >= k >= 0, lda >= m");
+  if (!on_device(A, m, n, lda) || !on_device(tau, k, 1, k > 0 ? k : 1) ||
+      !blorc_emu::device_owns(info))
+    return solver_fail(call, "A, tau or info is not in device memory");
+  if (lwork < (n > 1 ? n : 1) || !on_device(work, lwork, 1, lwork))
+    return solver_fail(call, "lwork = " + std::to_string(lwork) +
+                                 " below cusolverDnDorgqr_bufferSize's, or the workspace is not "
+                                 "device memory");
+  *info = n == 0 ? 0 : (int)LAPACKE_dorgqr(LAPACK_COL_MAJOR, m, n, k, A, lda, tau);
+  blorc_emu::take_info(call, info);
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+cusolverStatus_t cusolverDnCreateParams(cusolverDnParams_t *params) {
+  if (!params) return solver_fail("cusolverDnCreateParams", "params is NULL");
+  *params = new blorc_emu_params{0};
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+cusolverStatus_t cusolverDnDestroyParams(cusolverDnParams_t params) {
+  delete params;
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+namespace {
+
+// XsyevBatched's rules: a valid jobz and uplo, n >= 0, lda >= max(1, n), batchSize >= 0,
+// n lda batchSize <= INT32_MAX (the documented limit), double throughout; "" when they hold.
+std::string syev_batched_args(cusolverDnParams_t params, cusolverEigMode_t jobz,
+                              cublasFillMode_t uplo, int64_t n, cudaDataType ta, int64_t lda,
+                              cudaDataType tw, cudaDataType tc, int64_t batch) {
+  if (!params) return "no params";
+  if (jobz != CUSOLVER_EIG_MODE_NOVECTOR && jobz != CUSOLVER_EIG_MODE_VECTOR) return "bad jobz";
+  if (!uplo_ok(uplo)) return "bad uplo";
+  if (n < 0 || lda < (n > 1 ? n : 1) || batch < 0) return "n < 0, lda < max(1, n) or batch < 0";
+  if (n * lda * batch > 2147483647LL) return "n * lda * batchSize exceeds INT32_MAX";
+  if (ta != CUDA_R_64F || tw != CUDA_R_64F || tc != CUDA_R_64F)
+    return "data types other than double";
+  return "";
+}
+
+// The emulation's workspaces: n + 1 doubles per matrix on the device, 64 bytes on the host
+// (callers must pass the queried sizes and both buffers).
+size_t syev_device_bytes(int64_t n, int64_t batch) {
+  return (size_t)(n + 1) * (size_t)(batch > 1 ? batch : 1) * sizeof(double);
+}
+constexpr size_t kSyevHostBytes = 64;
+
+}  // namespace
+
+cusolverStatus_t cusolverDnXsyevBatched_bufferSize(
+    cusolverDnHandle_t handle, cusolverDnParams_t params, cusolverEigMode_t jobz,
+    cublasFillMode_t uplo, int64_t n, cudaDataType dataTypeA, const void *A, int64_t lda,
+    cudaDataType dataTypeW, const void *W, cudaDataType computeType,
+    size_t *workspaceInBytesOnDevice, size_t *workspaceInBytesOnHost, int64_t batchSize) {
+  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
+  std::string why =
+      syev_batched_args(params, jobz, uplo, n, dataTypeA, lda, dataTypeW, computeType, batchSize);
+  if (!why.empty() || !workspaceInBytesOnDevice || !workspaceInBytesOnHost)
+    return solver_fail("cusolverDnXsyevBatched_bufferSize",
+                       why.empty() ? "no workspace size outputs" : why);
+  (void)A, (void)W;
+  *workspaceInBytesOnDevice = syev_device_bytes(n, batchSize);
+  *workspaceInBytesOnHost = kSyevHostBytes;
+  return CUSOLVER_STATUS_SUCCESS;
+}
+
+// Each matrix by LAPACK's dsyev (ascending eigenvalues, eigenvectors over A with jobz VECTOR).
+cusolverStatus_t cusolverDnXsyevBatched(cusolverDnHandle_t handle, cusolverDnParams_t params,
+                                        cusolverEigMode_t jobz, cublasFillMode_t uplo, int64_t n,
+                                        cudaDataType dataTypeA, void *A, int64_t lda,
+                                        cudaDataType dataTypeW, void *W, cudaDataType computeType,
+                                        void *bufferOnDevice, size_t workspaceInBytesOnDevice,
+                                        void *bufferOnHost, size_t workspaceInBytesOnHost,
+                                        int *info, int64_t batchSize) {
+  const char *call = "cusolverDnXsyevBatched";
+  if (!handle) return CUSOLVER_STATUS_NOT_INITIALIZED;
+  std::string why =
+      syev_batched_args(params, jobz, uplo, n, dataTypeA, lda, dataTypeW, computeType, batchSize);
+  if (!why.empty()) return solver_fail(call, why);
+  double *a = static_cast<double *>(A), *w = static_cast<double *>(W);
+  int64_t b = batchSize;
+  if (!on_device(a, n, n * b, lda) || !on_device(w, n, b, n > 0 ? n : 1) ||
+      !blorc_emu::device_owns(info) || !blorc_emu::device_owns(info + (b > 0 ? b - 1 : 0)))
+    return solver_fail(call, "A, W or info is not in device memory (or too short)");
+  size_t dev = syev_device_bytes(n, b);
+  if (workspaceInBytesOnDevice < dev ||
+      !on_device(static_cast<double *>(bufferOnDevice), (long)(dev / sizeof(double)), 1,
+                 (long)(dev / sizeof(double))) ||
+      workspaceInBytesOnHost < kSyevHostBytes || !bufferOnHost ||
+      blorc_emu::device_owns(bufferOnHost))
+    return solver_fail(call,
+                       "workspace below cusolverDnXsyevBatched_bufferSize's, or the device "
+                       "buffer not in device memory, or the host buffer not on the host");
+  for (int64_t j = 0; j < b; j++) {
+    info[j] = 0;
+    if (n == 0) continue;
+    int rc = (int)LAPACKE_dsyev(LAPACK_COL_MAJOR, jobz == CUSOLVER_EIG_MODE_VECTOR ? 'V' : 'N',
+                                uplo == CUBLAS_FILL_MODE_LOWER ? 'L' : 'U', (int)n,
+                                a + (size_t)j * lda * n, (int)lda, w + (size_t)j * n);
+    info[j] = rc;
+    blorc_emu::take_info(call, &info[j]);
   }
   return CUSOLVER_STATUS_SUCCESS;
 }

@@ -158,23 +158,33 @@ blorc_status blorc_svd(blorc_backend *b, double rel_tol, blorc_error *err);
  * cheaper (many zero rows; not for a single pair with few). FAST takes it wherever it
  * applies, whatever the estimate. Otherwise, and always with FULL, one SVD per sample. Both
  * give the same rank, P_N, x*, a, b and h up to rounding; the singular values
- * (BLORC_BUF_SV) are then computed when read. The CUDA backend runs a batched SVD: its
- * Jacobi kernel for AUTO, FULL, FAST (no fast path on the GPU yet) and GPU_JACOBI, cuSOLVER's
- * gesvdjBatched for GPU_CUSOLVER (k, n <= 32; both give the CPU's rank and P_N to rounding).
+ * (BLORC_BUF_SV) are then computed when read. The CUDA backend: FAST and AUTO take the same
+ * fast path under the same guard (cuSOLVER geqrf/orgqr of W^T, cuBLAS geqrfBatched per
+ * sample), AUTO by a flop estimate of it against the Jacobi kernel (to be replaced by measured
+ * costs once a GPU has run it); FULL and GPU_JACOBI, and FAST or AUTO where the fast path does
+ * not apply, run its one-sided Jacobi kernel (a block per sample); GPU_CUSOLVER runs cuSOLVER's
+ * gesvdjBatched on the masked k x n W0m when k, n <= 32, and beyond that the eigenpairs of the
+ * Gram matrices W0m^T W0m (syevBatched), leaving to the Jacobi kernel the samples whose rank
+ * the eigenvalues cannot settle (counted by blorc_svd_fallbacks). All give the CPU's rank, and
+ * its P_N, x*, a, b, h to rounding (the Gram path to about 1e-10 relative).
  * Returns BLORC_EINVAL for an unknown method, or a GPU variant on the CPU backend. */
 typedef enum blorc_svd_method {
   BLORC_SVD_AUTO = 0,
   BLORC_SVD_FULL = 1,
   BLORC_SVD_FAST = 2,
   BLORC_SVD_GPU_JACOBI = 3,  /* CUDA only: the one-sided Jacobi kernel, a block per sample */
-  BLORC_SVD_GPU_CUSOLVER = 4 /* CUDA only: cusolverDnDgesvdjBatched on the masked k x n W0m;
-                                k, n <= 32 (its limit) */
+  BLORC_SVD_GPU_CUSOLVER = 4 /* CUDA only: cusolverDnDgesvdjBatched on the masked k x n W0m
+                                (k, n <= 32, its limit), else the Gram path with fallback */
 } blorc_svd_method;
 blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blorc_error *err);
 
 /* What the last stage 4 ran: FULL or FAST on the CPU, GPU_JACOBI or GPU_CUSOLVER on CUDA
  * (AUTO before any stage 4). */
 blorc_svd_method blorc_svd_method_used(const blorc_backend *b);
+
+/* Samples that stage 4's Gram path (GPU_CUSOLVER beyond 32) handed to the Jacobi kernel since
+ * the backend was created; 0 on the CPU backend. */
+long long blorc_svd_fallbacks(const blorc_backend *b);
 
 /* Stage 5: closed-form x*, and (when clean signals were given) a, b, h and the losses. With
  * an operator: x* = M q, M = N C^{-1} N^T by a pivoted QR of A N, and a, b from the residuals

@@ -44,9 +44,10 @@ typedef struct blorc_config {
   int rho_auto; /* tune rho during training (rho is then the starting value) */
   int max_iters, fixed, check_every;
   double svd_tol;
-  double cert_tol;   /* certificate tolerance (blorc_polish) */
-  int polish_rounds; /* active-set rounds at most per minibatch */
-  char device[8];    /* cpu, cuda, auto */
+  double cert_tol;     /* certificate tolerance (blorc_polish) */
+  int polish_rounds;   /* active-set rounds at most per minibatch */
+  char device[8];      /* cpu, cuda, auto */
+  char svd_method[16]; /* stage 4: auto, full, fast (both backends), jacobi, cusolver (CUDA) */
 } blorc_config;
 
 /* The built-in default run: 1D piecewise constant, n = 64 (configs/default.ini holds the

@@ -38,6 +38,8 @@ typedef struct blorc_epoch_log {
   double share_not_unique; /* share of training samples whose lower level had no unique
                               minimiser on their pattern (operator: C singular); left out of
                               the gradient */
+  long long svd_fallbacks; /* samples of the epoch that stage 4's Gram path (svd_method
+                              cusolver, CUDA, k or n > 32) left to the Jacobi kernel */
 } blorc_epoch_log;
 
 /* What the caller is told while a run goes (the library itself never prints). */

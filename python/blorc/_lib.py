@@ -100,7 +100,8 @@ class Config(C.Structure):
                 ("checkpoint_every", C.c_int), ("rho", C.c_double), ("tol", C.c_double),
                 ("rho_auto", C.c_int), ("max_iters", C.c_int), ("fixed", C.c_int),
                 ("check_every", C.c_int), ("svd_tol", C.c_double), ("cert_tol", C.c_double),
-                ("polish_rounds", C.c_int), ("device", C.c_char * 8)]
+                ("polish_rounds", C.c_int), ("device", C.c_char * 8),
+                ("svd_method", C.c_char * 16)]
 
 
 EPOCH_FIELDS = ["epoch", "epochs", "loss", "val_psnr", "val_psnr_mse", "seconds",
@@ -113,7 +114,8 @@ class EpochLog(C.Structure):
     _fields_ = ([("epoch", C.c_int), ("epochs", C.c_int)] +
                 [(f, C.c_double) for f in EPOCH_FIELDS[2:9]] +
                 [("sign_changes", C.c_longlong)] +
-                [(f, C.c_double) for f in EPOCH_FIELDS[10:]])
+                [(f, C.c_double) for f in EPOCH_FIELDS[10:]] +
+                [("svd_fallbacks", C.c_longlong)])
 
 
 ON_START = C.CFUNCTYPE(None, C.c_char_p, C.c_void_p)

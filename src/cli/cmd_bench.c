@@ -30,8 +30,10 @@ static const char HELP[] =
     "--clean and --noisy the minibatch is the files' first --batch pairs and W is the file's\n"
     "(for side-by-side runs with other tools on identical data). --svd picks the CPU's stage 4:\n"
     "auto (cheaper by a flop estimate), full (one SVD per sample) or fast (through W^+ where\n"
-    "W allows; see blorc_set_svd_method); and the GPU's: jacobi (its kernel, what auto, full\n"
-    "and fast run there) or cusolver (gesvdjBatched, k and n up to 32; the CPU runs auto).\n"
+    "W allows; see blorc_set_svd_method), and the GPU's the same way (auto by its own flop\n"
+    "estimate, fast through geqrf/orgqr and geqrfBatched, full = jacobi); jacobi (its kernel) or\n"
+    "cusolver (gesvdjBatched up to k, n = 32, beyond that syevBatched on the Gram matrices with\n"
+    "the samples it cannot certify redone by the kernel, counted); the CPU runs auto for those.\n"
     "--operator inpaint:F|cs:M|blur:S|blur2d:S|A.npy times the inverse problem (generated\n"
     "data: masks and measurements drawn from --seed; with files, --noisy holds y and --masks\n"
     "the masks). --ridge and --operator-seed as in blorc-gpu reconstruct.\n";
@@ -54,7 +56,8 @@ typedef struct {
   double med[NSTAGES], min[NSTAGES], max[NSTAGES], loss, mean_iters;
   char name[16];
   blorc_svd_method svd_used;
-  int admm_variant; /* CUDA: which ADMM implementation ran (0 on the CPU) */
+  long long svd_fallbacks; /* the Gram path's Jacobi samples, -1 when it did not run */
+  int admm_variant;        /* CUDA: which ADMM implementation ran (0 on the CPU) */
 } timing;
 
 static double now_ms(void) {
@@ -129,10 +132,20 @@ static blorc_status time_device(blorc_device dev, const setup *s, timing *out, b
   }
   out->mean_iters = (double)as.iters_total / s->B;
   out->svd_used = blorc_svd_method_used(b);
+  out->svd_fallbacks = out->svd_used == BLORC_SVD_GPU_CUSOLVER && (s->n > 32 || s->k > 32)
+                           ? blorc_svd_fallbacks(b)
+                           : -1;
   out->admm_variant = as.variant;
   blorc_backend_destroy(b);
   free(idx), free(t), free(W);
   return st;
+}
+
+/* How many samples the Gram path left to the Jacobi kernel (over warm-up and repeats). */
+static const char *fallbacks_note(const timing *t, char *buf, size_t len) {
+  if (t->svd_fallbacks <= 0) return "";
+  snprintf(buf, len, " (%lld samples redone by the Jacobi kernel)", t->svd_fallbacks);
+  return buf;
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -349,17 +362,21 @@ int cmd_bench(int argc, char **argv) {
       if (nt == 2) printf(" %9.1fx", tm[0].med[q] / tm[1].med[q]);
       printf("\n");
     }
+    char note[96];
     for (int d = 0; d < nt; d++)
-      printf("%s: %.0f samples/s, mean ADMM iterations %.1f%s, loss %.12g, stage 4 %s\n",
+      printf("%s: %.0f samples/s, mean ADMM iterations %.1f%s, loss %.12g, stage 4 %s%s\n",
              tm[d].name, s.B / (tm[d].med[S_TOTAL] * 1e-3), tm[d].mean_iters,
              tm[d].admm_variant == BLORC_ADMM_PERSISTENT ? " (persistent kernel)"
              : tm[d].admm_variant == BLORC_ADMM_GEMM     ? " (gemm variant)"
                                                          : "",
              tm[d].loss,
-             tm[d].svd_used == BLORC_SVD_FAST           ? "fast path (W^+ and a QR per sample)"
-             : tm[d].svd_used == BLORC_SVD_GPU_JACOBI   ? "Jacobi kernel (a block per sample)"
-             : tm[d].svd_used == BLORC_SVD_GPU_CUSOLVER ? "cuSOLVER gesvdjBatched"
-                                                        : "one SVD per sample");
+             tm[d].svd_used == BLORC_SVD_FAST         ? "fast path (W^+ and a QR per sample)"
+             : tm[d].svd_used == BLORC_SVD_GPU_JACOBI ? "Jacobi kernel (a block per sample)"
+             : tm[d].svd_used == BLORC_SVD_GPU_CUSOLVER
+                 ? (tm[d].svd_fallbacks < 0 ? "cuSOLVER gesvdjBatched"
+                                            : "cuSOLVER syevBatched of the Gram matrices")
+                 : "one SVD per sample",
+             fallbacks_note(&tm[d], note, sizeof note));
   }
 done:
   if (wpath) {

@@ -78,6 +78,12 @@ static void on_epoch(const blorc_epoch_log *lg, void *user) {
     fprintf(stderr, what[i], 100 * share[i]);
     fprintf(stderr, "\n");
   }
+  /* Correct either way (the Jacobi kernel redid them), but slower than the Gram path alone. */
+  if (p->verbose && lg->svd_fallbacks > 0)
+    fprintf(stderr,
+            "epoch %d: stage 4's Gram path left %lld samples to the Jacobi kernel (rank not "
+            "certain from the eigenvalues)\n",
+            lg->epoch, lg->svd_fallbacks);
 }
 
 int cmd_train(int argc, char **argv) {

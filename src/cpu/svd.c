@@ -204,26 +204,10 @@ blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
 
 blorc_status cpu_read_singular_values(const blorc_backend *b, double *dst, blorc_error *err) {
   const cpu_state *c = cpu_of(b);
-  int n = b->n, k = b->k, kn = b->kn, B = b->B;
   if (b->svd_used != BLORC_SVD_FAST) {
-    memcpy(dst, c->sv, (size_t)kn * B * sizeof(double));
+    memcpy(dst, c->sv, (size_t)b->kn * b->B * sizeof(double));
     return BLORC_OK;
   }
   /* The fast path never formed them: one values-only SVD per sample, for diagnostics. */
-  double *A = malloc((size_t)n * k * sizeof(double));
-  if (!A) return blorc_fail(err, BLORC_ENOMEM, "read: out of host memory for singular values");
-  blorc_status st = BLORC_OK;
-  for (int j = 0; j < B && st == BLORC_OK; j++) {
-    const double *s = c->S + (size_t)j * k;
-    double *sv = dst + (size_t)j * kn;
-    int k0 = pack_w0(c, n, k, s, A);
-    memset(sv, 0, (size_t)kn * sizeof(double));
-    if (k0 == 0) continue;
-    lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', n, k0, A, n, sv, NULL, 1, NULL, 1);
-    if (info != 0)
-      st = blorc_fail(err, BLORC_ENUMERIC, "read: dgesdd failed on batch sample %d (info %d)", j,
-                      (int)info);
-  }
-  free(A);
-  return st;
+  return blorc_masked_singular_values(b->n, b->k, b->kn, b->B, c->W, c->S, dst, err);
 }

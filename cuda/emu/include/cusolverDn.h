@@ -1,9 +1,12 @@
-// Stand-in for <cusolverDn.h> in the cuda-emu build: Cholesky factor and solve, and the
-// batched Jacobi SVD (gesvdjBatched), executed by LAPACKE on the emulated device memory after
-// cuSOLVER's documented argument checks; devInfo is written in device memory as by the real
-// routines (0, or the order of the minor that is not positive definite, or -i for a bad i-th
-// argument; gesvdjBatched: one per matrix, min(m, n) + 1 when it did not converge).
+// Stand-in for <cusolverDn.h> in the cuda-emu build: Cholesky factor and solve, QR and its Q,
+// the batched Jacobi SVD (gesvdjBatched) and the batched eigensolver (XsyevBatched), executed by
+// LAPACKE on the emulated device memory after cuSOLVER's documented argument checks; devInfo is
+// written in device memory as by the real routines (0, or the order of the minor that is not
+// positive definite, or -i for a bad i-th argument; gesvdjBatched: one per matrix, min(m, n) + 1
+// when it did not converge).
 #pragma once
+
+#include <stdint.h>
 
 #include "cublas_v2.h"
 
@@ -44,3 +47,33 @@ cusolverStatus_t cusolverDnDgesvdjBatched(cusolverDnHandle_t handle, cusolverEig
                                           int n, double *A, int lda, double *S, double *U, int ldu,
                                           double *V, int ldv, double *work, int lwork, int *info,
                                           gesvdjInfo_t params, int batchSize);
+
+// QR of a general matrix and the explicit Q (LAPACK's dgeqrf / dorgqr).
+cusolverStatus_t cusolverDnDgeqrf_bufferSize(cusolverDnHandle_t handle, int m, int n, double *A,
+                                             int lda, int *lwork);
+cusolverStatus_t cusolverDnDgeqrf(cusolverDnHandle_t handle, int m, int n, double *A, int lda,
+                                  double *TAU, double *Workspace, int Lwork, int *devInfo);
+cusolverStatus_t cusolverDnDorgqr_bufferSize(cusolverDnHandle_t handle, int m, int n, int k,
+                                             const double *A, int lda, const double *tau,
+                                             int *lwork);
+cusolverStatus_t cusolverDnDorgqr(cusolverDnHandle_t handle, int m, int n, int k, double *A,
+                                  int lda, const double *tau, double *work, int lwork, int *info);
+
+// The 64-bit API's parameters and the batched symmetric eigensolver (eigenvalues ascending,
+// the eigenvectors over A; info per matrix, > 0 when it did not converge).
+struct blorc_emu_params;
+typedef struct blorc_emu_params *cusolverDnParams_t;
+cusolverStatus_t cusolverDnCreateParams(cusolverDnParams_t *params);
+cusolverStatus_t cusolverDnDestroyParams(cusolverDnParams_t params);
+cusolverStatus_t cusolverDnXsyevBatched_bufferSize(
+    cusolverDnHandle_t handle, cusolverDnParams_t params, cusolverEigMode_t jobz,
+    cublasFillMode_t uplo, int64_t n, cudaDataType dataTypeA, const void *A, int64_t lda,
+    cudaDataType dataTypeW, const void *W, cudaDataType computeType,
+    size_t *workspaceInBytesOnDevice, size_t *workspaceInBytesOnHost, int64_t batchSize);
+cusolverStatus_t cusolverDnXsyevBatched(cusolverDnHandle_t handle, cusolverDnParams_t params,
+                                        cusolverEigMode_t jobz, cublasFillMode_t uplo, int64_t n,
+                                        cudaDataType dataTypeA, void *A, int64_t lda,
+                                        cudaDataType dataTypeW, void *W, cudaDataType computeType,
+                                        void *bufferOnDevice, size_t workspaceInBytesOnDevice,
+                                        void *bufferOnHost, size_t workspaceInBytesOnHost,
+                                        int *info, int64_t batchSize);
