@@ -86,7 +86,6 @@ for exp in ${EXPERIMENTS:-piecewise dct stripes}; do
     [ "$wfile" = W.npy ] || $B filters --transform "$out/$wfile" --output "$out/filters-best.png" \
       ${draw[$exp]} > /dev/null
     rm -f "$out/curves.png"  # never leave a figure of an earlier run
-    rm -f "$out/curves.png"  # never leave a figure of an earlier run
     $PY bench/plot_log.py "$out/curves.png" "$out" "--hline=tuned $base (test)=$base_psnr" || true
     {
       echo "# $exp, setting $s"

@@ -42,7 +42,8 @@ void for_each_array(cuda_state *c, F f) {
   f((void **)&c->fq_G), f((void **)&c->fq_Gtau), f((void **)&c->fq_work), f((void **)&c->fq_guard);
   f((void **)&c->fq_cost), f((void **)&c->fq_Gptr), f((void **)&c->fq_Tptr);
   f((void **)&c->gr_G), f((void **)&c->gr_L), f((void **)&c->gr_work), f((void **)&c->gr_info);
-  f((void **)&c->gr_redo);
+  f((void **)&c->gr_redo), f((void **)&c->perm), f((void **)&c->pkeys);
+  f((void **)&c->sort_scratch), f((void **)&c->Sall), f((void **)&c->bstat);
 }
 
 void cuda_destroy(blorc_backend *b) {
@@ -148,6 +149,7 @@ blorc_status cuda_init_inner(blorc_backend *b, cuda_state *c, blorc_error *err) 
       {(void **)&c->wloss, cap * d, "weighted losses"},
       {(void **)&c->redo, cap * sizeof(int), "polish flags"},
       {(void **)&c->moved, cap * sizeof(int), "polish counts"},
+      {(void **)&c->bstat, 3 * cap * sizeof(int), "minibatch statistics"},
   };
   for (auto &a : arrays) BLORC_TRY(dev_alloc(b, a.p, a.bytes, a.what, err));
   BLORC_CUSOLVER_CHECK(cusolverDnDpotrf_bufferSize(c->solver, CUBLAS_FILL_MODE_LOWER, (int)n, c->L,
@@ -181,7 +183,7 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
   size_t mN = (size_t)b->m * b->N * sizeof(double); /* y: m per signal under an operator */
   // The new set is allocated before the old one goes: when the device is full, the old data
   // (which the dispatcher still holds as loaded) stays valid.
-  double *fresh[4] = {nullptr, nullptr, nullptr, nullptr};
+  double *fresh[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
   struct {
     double **p;
     size_t bytes;
@@ -189,7 +191,8 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
   } want[] = {{&fresh[0], X ? nN : 0, "the clean data set"},
               {&fresh[1], mN, "the noisy data set"},
               {&fresh[2], kN, "warm-start z"},
-              {&fresh[3], kN, "warm-start duals"}};
+              {&fresh[3], kN, "warm-start duals"},
+              {&fresh[4], kN, "sign patterns"}};
   blorc_status st = BLORC_OK;
   for (auto &w : want)
     if (st == BLORC_OK && w.bytes) st = dev_alloc(b, (void **)w.p, w.bytes, w.what, err);
@@ -198,8 +201,8 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
       if (p) cudaFree(p);
     return st;
   }
-  double **held[4] = {&c->Xall, &c->Yall, &c->Zall, &c->Lall};
-  for (int i = 0; i < 4; i++) {
+  double **held[5] = {&c->Xall, &c->Yall, &c->Zall, &c->Lall, &c->Sall};
+  for (int i = 0; i < 5; i++) {
     if (*held[i]) BLORC_CUDA_CHECK(cudaFree(*held[i]));
     *held[i] = fresh[i];
   }
@@ -207,6 +210,7 @@ blorc_status cuda_set_data(blorc_backend *b, const double *X, const double *Y, b
   BLORC_CUDA_CHECK(cudaMemcpyAsync(c->Yall, Y, mN, cudaMemcpyHostToDevice, c->stream));
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->Zall, 0, kN, c->stream));
   BLORC_CUDA_CHECK(cudaMemsetAsync(c->Lall, 0, kN, c->stream));
+  BLORC_TRY(cuda_reset_patterns(b, err));
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   return BLORC_OK;
 }
@@ -237,15 +241,25 @@ __global__ void gather_kernel(int n, int m, const size_t *idx, const double *Yal
   }
 }
 
-blorc_status cuda_select(blorc_backend *b, const size_t *idx, blorc_error *err) {
+}  // namespace
+
+blorc_status cuda_gather(blorc_backend *b, blorc_error *err) {
   cuda_state *c = cuda_of(b);
-  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->idx, idx, (size_t)b->B * sizeof(size_t),
-                                   cudaMemcpyHostToDevice, c->stream));
   int op = c->op != BLORC_OP_IDENTITY;
   BLORC_LAUNCH(gather_kernel, b->B, kGatherThreads, 0, c->stream)
   (b->n, b->m, c->idx, c->Yall, c->Xall, op ? c->Ym : c->Y, c->X, c->ynorm);
   BLORC_CUDA_CHECK_LAUNCH("gather");
   if (op) BLORC_TRY(cuda_op_select(b, err)); /* Y = A^T y and its norms */
+  return BLORC_OK;
+}
+
+namespace {
+
+blorc_status cuda_select(blorc_backend *b, const size_t *idx, blorc_error *err) {
+  cuda_state *c = cuda_of(b);
+  BLORC_CUDA_CHECK(cudaMemcpyAsync(c->idx, idx, (size_t)b->B * sizeof(size_t),
+                                   cudaMemcpyHostToDevice, c->stream));
+  BLORC_TRY(cuda_gather(b, err));
   // idx lives on the host side only for this call: finish before it may change.
   BLORC_CUDA_CHECK(cudaStreamSynchronize(c->stream));
   return BLORC_OK;
@@ -273,6 +287,7 @@ blorc_status cuda_read(const blorc_backend *b, blorc_buffer which, double *dst, 
     case BLORC_BUF_GRAD: return copy_out(c, dst, c->G, bytes, err);
     case BLORC_BUF_STATE_Z: return copy_out(c, dst, c->Zall, bytes, err);
     case BLORC_BUF_STATE_LAMBDA: return copy_out(c, dst, c->Lall, bytes, err);
+    case BLORC_BUF_STATE_SIGNS: return copy_out(c, dst, c->Sall, bytes, err);
     case BLORC_BUF_X_ADMM: return copy_out(c, dst, c->Xout, bytes, err);
     case BLORC_BUF_SIGN: return copy_out(c, dst, c->S, bytes, err);
     case BLORC_BUF_SV: {
@@ -352,7 +367,9 @@ constexpr char k_cuda_init[] = "CUDA backend", k_cuda_set_data[] = "set_data",
                k_cuda_gradient[] = "gradient", k_cuda_certify[] = "certify",
                k_cuda_polish_step[] = "polish", k_cuda_read[] = "read", k_cuda_write[] = "write",
                k_cuda_sync[] = "sync", k_cuda_set_operator[] = "set_operator",
-               k_cuda_set_masks[] = "set_masks", k_cuda_step[] = "step";
+               k_cuda_set_masks[] = "set_masks", k_cuda_step[] = "step",
+               k_cuda_shuffle[] = "shuffle", k_cuda_select_shuffled[] = "select",
+               k_cuda_batch_stats[] = "batch_stats";
 
 }  // namespace
 
@@ -364,4 +381,5 @@ extern "C" const blorc_backend_ops blorc_cuda_ops = {
     BLORC_GUARD(cuda_closed_form), BLORC_GUARD(cuda_certify), BLORC_GUARD(cuda_polish_step),
     BLORC_GUARD(cuda_gradient),    BLORC_GUARD(cuda_step),    BLORC_GUARD(cuda_read),
     BLORC_GUARD(cuda_write),       BLORC_GUARD(cuda_sync),    BLORC_GUARD(cuda_set_operator),
-    BLORC_GUARD(cuda_set_masks)};
+    BLORC_GUARD(cuda_set_masks),   BLORC_GUARD(cuda_shuffle), BLORC_GUARD(cuda_select_shuffled),
+    BLORC_GUARD(cuda_batch_stats)};

@@ -21,7 +21,14 @@ struct cuda_state {
   // data set and persistent warm-start state
   double *Xall, *Yall;  // n x N
   double *Zall, *Lall;  // k x N
+  double *Sall;         // k x N: each sample's pattern at its last batch_stats (2: none)
+  int *bstat;           // 3 x cap: per sample pattern changes, mismatch, not unique
   size_t *idx;          // cap
+  // the epoch's order (shuffle.cu): perm_cap indices and sort keys, Thrust's sort scratch
+  size_t *perm;
+  unsigned long long *pkeys;
+  void *sort_scratch;
+  size_t perm_cap, sort_scratch_bytes;
   // transform and factorisation
   double *W, *L, *K, *Q;  // n x k, n x n, n x k, k x k (Q = W K)
   // batch
@@ -98,6 +105,17 @@ constexpr int kCudaJacobiSweeps = 40;
 static inline cuda_state *cuda_of(const blorc_backend *b) {
   return (cuda_state *)b->impl;
 }
+
+// The minibatch's statistics for the training log (batch_stats.cu).
+blorc_status cuda_batch_stats(blorc_backend *b, double tol, double nearby, blorc_batch_counts *out,
+                              blorc_error *err);
+// The data set's pattern store at "none yet" (2), at set_data (batch_stats.cu).
+blorc_status cuda_reset_patterns(blorc_backend *b, blorc_error *err);
+// Gathers the batch at the device indices c->idx[0..B) (backend_cuda.cu).
+blorc_status cuda_gather(blorc_backend *b, blorc_error *err);
+// The epoch's order sorted on the device, and the batch from a position of it (shuffle.cu).
+blorc_status cuda_shuffle(blorc_backend *b, uint64_t seed, size_t count, blorc_error *err);
+blorc_status cuda_select_shuffled(blorc_backend *b, size_t start, blorc_error *err);
 
 // Stage functions (factor.cu ... gradient.cu).
 blorc_status cuda_factor(blorc_backend *b, blorc_error *err);

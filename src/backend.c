@@ -135,6 +135,7 @@ blorc_status blorc_set_operator(blorc_backend *b, blorc_operator_kind kind, int 
   b->m = m;
   b->ridge = ridge;
   b->N = 0; /* the data set's y had the old operator's length */
+  b->shuffled = 0;
   b->has_masks = 0;
   b->has_clean = 0;
   b->B = 0;
@@ -185,6 +186,7 @@ blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const d
     return st;
   }
   b->has_clean = X != NULL;
+  b->shuffled = 0;
   b->has_masks = 0;
   b->upstream = 0;
   b->B = 0;
@@ -207,6 +209,43 @@ blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_erro
   blorc_status st = b->ops->select(b, idx, err);
   b->progress = st == BLORC_OK ? BLORC_PROGRESS_SELECTED : BLORC_PROGRESS_NONE;
   return st;
+}
+
+blorc_status blorc_shuffle(blorc_backend *b, uint64_t seed, size_t count, blorc_error *err) {
+  if (count < 1 || count > b->N)
+    return blorc_fail(err, BLORC_EINVAL, "shuffle: %zu samples, expected 1..%zu (the data set)",
+                      count, b->N);
+  b->shuffled = 0;
+  blorc_status st = b->ops->shuffle(b, seed, count, err);
+  if (st == BLORC_OK) b->shuffled = count;
+  return st;
+}
+
+blorc_status blorc_select_shuffled(blorc_backend *b, size_t start, int B, blorc_error *err) {
+  if (b->shuffled == 0) return blorc_fail(err, BLORC_EINVAL, "select: no shuffle (call shuffle)");
+  if (B < 1 || B > b->cap)
+    return blorc_fail(err, BLORC_EINVAL, "select: batch size %d, expected 1..%d", B, b->cap);
+  if (start > b->shuffled || (size_t)B > b->shuffled - start)
+    return blorc_fail(err, BLORC_EINVAL, "select: positions %zu..%zu of a shuffle of %zu samples",
+                      start, start + (size_t)B - 1, b->shuffled);
+  if (b->op_kind == BLORC_OP_MASK && !b->has_masks)
+    return blorc_fail(err, BLORC_EINVAL, "select: the mask operator needs masks (set_masks)");
+  b->B = B;
+  b->upstream = 0;
+  blorc_status st = b->ops->select_shuffled(b, start, err);
+  b->progress = st == BLORC_OK ? BLORC_PROGRESS_SELECTED : BLORC_PROGRESS_NONE;
+  return st;
+}
+
+blorc_status blorc_batch_stats(blorc_backend *b, double tol, double nearby, blorc_batch_counts *out,
+                               blorc_error *err) {
+  blorc_status st = need(b, BLORC_PROGRESS_CLOSED_FORM, "batch_stats", err);
+  if (st != BLORC_OK) return st;
+  if (!(tol >= 0) || !(nearby >= 0) || !isfinite(tol) || !isfinite(nearby))
+    return blorc_fail(err, BLORC_EINVAL, "batch_stats: tol = %g, nearby = %g, expected >= 0", tol,
+                      nearby);
+  memset(out, 0, sizeof *out);
+  return b->ops->batch_stats(b, tol, nearby, out, err);
 }
 
 blorc_status blorc_factor(blorc_backend *b, double rho, blorc_error *err) {
@@ -411,6 +450,7 @@ size_t blorc_buffer_size(const blorc_backend *b, blorc_buffer which) {
     case BLORC_BUF_ADAM_V:
     case BLORC_BUF_GRAD: return k * n;
     case BLORC_BUF_STATE_Z:
+    case BLORC_BUF_STATE_SIGNS:
     case BLORC_BUF_STATE_LAMBDA: return b->N * k;
     case BLORC_BUF_X_ADMM:
     case BLORC_BUF_XSTAR:
@@ -508,7 +548,7 @@ blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src
                          blorc_error *err) {
   if (which != BLORC_BUF_W && which != BLORC_BUF_STATE_Z && which != BLORC_BUF_STATE_LAMBDA &&
       which != BLORC_BUF_UPSTREAM && which != BLORC_BUF_GRAD && which != BLORC_BUF_ADAM_M &&
-      which != BLORC_BUF_ADAM_V)
+      which != BLORC_BUF_ADAM_V && which != BLORC_BUF_STATE_SIGNS)
     return blorc_fail(err, BLORC_EINVAL, "write: buffer %d is read-only", (int)which);
   if (which == BLORC_BUF_UPSTREAM) {
     blorc_status st = need(b, BLORC_PROGRESS_CLOSED_FORM, "upstream gradient", err);
@@ -517,7 +557,10 @@ blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src
   blorc_status st = check_count(b, which, count, err);
   if (st != BLORC_OK) return st;
   size_t bad;
-  int per_row = which == BLORC_BUF_STATE_Z || which == BLORC_BUF_STATE_LAMBDA ? b->k : b->n;
+  int per_row = which == BLORC_BUF_STATE_Z || which == BLORC_BUF_STATE_LAMBDA ||
+                        which == BLORC_BUF_STATE_SIGNS
+                    ? b->k
+                    : b->n;
   if (!all_finite(src, count, &bad))
     return blorc_fail(err, BLORC_EINVAL, "%s: non-finite value at row %zu column %zu",
                       which == BLORC_BUF_W                                     ? "W"
@@ -532,7 +575,8 @@ blorc_status blorc_write(blorc_backend *b, blorc_buffer which, const double *src
     b->grad_ready = st == BLORC_OK;
     return st;
   }
-  if (which == BLORC_BUF_ADAM_M || which == BLORC_BUF_ADAM_V) return st;
+  if (which == BLORC_BUF_ADAM_M || which == BLORC_BUF_ADAM_V || which == BLORC_BUF_STATE_SIGNS)
+    return st; /* nothing of the batch depends on them */
   if (which == BLORC_BUF_W) {
     b->factored = 0;
     if (b->progress > BLORC_PROGRESS_SELECTED) b->progress = BLORC_PROGRESS_SELECTED;

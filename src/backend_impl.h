@@ -57,6 +57,13 @@ typedef struct blorc_backend_ops {
                                double ridge, blorc_error *err);
   /* Per-sample masks of the MASK operator, N x n, validated. */
   blorc_status (*set_masks)(blorc_backend *b, const double *masks, blorc_error *err);
+  /* The order of the first count samples by blorc_shuffle_key(seed, i) into the backend's
+   * permutation; then select_shuffled gathers b->B samples from its position start. */
+  blorc_status (*shuffle)(blorc_backend *b, uint64_t seed, size_t count, blorc_error *err);
+  blorc_status (*select_shuffled)(blorc_backend *b, size_t start, blorc_error *err);
+  /* The batch's statistics (blorc_batch_stats), updating the per-sample pattern store. */
+  blorc_status (*batch_stats)(blorc_backend *b, double tol, double nearby, blorc_batch_counts *out,
+                              blorc_error *err);
 } blorc_backend_ops;
 
 struct blorc_backend {
@@ -65,6 +72,7 @@ struct blorc_backend {
   int n, k, cap;               /* signal length, rows of W, largest batch */
   int kn;                      /* min(k, n): singular values per sample */
   size_t N;                    /* data-set size (0 before set_data) */
+  size_t shuffled;             /* samples in the last blorc_shuffle's order (0: none) */
   int has_clean;               /* set_data got clean signals */
   int B;                       /* current batch size */
   double rho;                  /* penalty of the current factorisation */
@@ -95,14 +103,15 @@ extern const blorc_backend_ops blorc_cuda_ops;
 /* The array a blorc_write of a writable buffer lands in, in either backend's state (cpu_state
  * and cuda_state name these fields alike): W, the upstream gradient (the batch's clean buffer),
  * G, Adam's moments, or the warm-start state (NULL before a data set). */
-#define BLORC_WRITE_TARGET(c, which)           \
-  ((which) == BLORC_BUF_W          ? (c)->W    \
-   : (which) == BLORC_BUF_UPSTREAM ? (c)->X    \
-   : (which) == BLORC_BUF_GRAD     ? (c)->G    \
-   : (which) == BLORC_BUF_ADAM_M   ? (c)->Am   \
-   : (which) == BLORC_BUF_ADAM_V   ? (c)->Av   \
-   : (which) == BLORC_BUF_STATE_Z  ? (c)->Zall \
-                                   : (c)->Lall)
+#define BLORC_WRITE_TARGET(c, which)              \
+  ((which) == BLORC_BUF_W             ? (c)->W    \
+   : (which) == BLORC_BUF_UPSTREAM    ? (c)->X    \
+   : (which) == BLORC_BUF_GRAD        ? (c)->G    \
+   : (which) == BLORC_BUF_STATE_SIGNS ? (c)->Sall \
+   : (which) == BLORC_BUF_ADAM_M      ? (c)->Am   \
+   : (which) == BLORC_BUF_ADAM_V      ? (c)->Av   \
+   : (which) == BLORC_BUF_STATE_Z     ? (c)->Zall \
+                                      : (c)->Lall)
 
 /* What stage 5 takes as the residual g that h, b and the loss are formed from:
  * BLORC_RESIDUAL_NONE (no clean signals: x* and a only), _CLEAN (g = x* - x) or _UPSTREAM

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "blorc/active_set.h"
+#include "blorc/elementwise.h"
 
 blorc_denoise_opts blorc_denoise_defaults(void) {
   blorc_denoise_opts o;
@@ -32,7 +33,7 @@ int blorc_closed_form_agrees(const double *x_admm, const double *x_star, size_t 
   double d = 0, s = 0;
   for (size_t i = 0; i < dim; i++)
     d += (x_admm[i] - x_star[i]) * (x_admm[i] - x_star[i]), s += x_admm[i] * x_admm[i];
-  return sqrt(d) <= fmax(fmax(1e3 * admm_tol, 1e-8), nearby) * fmax(sqrt(s), 1.0);
+  return blorc_agrees(d, s, admm_tol, nearby);
 }
 
 blorc_status blorc_denoise(blorc_backend *b, int max_batch, const size_t *idx, size_t count,

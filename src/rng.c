@@ -2,12 +2,12 @@
 #include "blorc/rng.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+#include "blorc/elementwise.h"
 
 static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return blorc_mix64(*x += 0x9e3779b97f4a7c15ULL);
 }
 
 static uint64_t rotl(uint64_t x, int k) {
@@ -77,4 +77,24 @@ void blorc_rng_shuffle(blorc_rng *r, size_t *idx, size_t count) {
     idx[i - 1] = idx[j];
     idx[j] = t;
   }
+}
+
+typedef struct {
+  uint64_t key;
+  size_t i;
+} keyed_index;
+
+static int by_key(const void *a, const void *b) {
+  uint64_t x = ((const keyed_index *)a)->key, y = ((const keyed_index *)b)->key;
+  return (x > y) - (x < y);
+}
+
+int blorc_shuffle_order(uint64_t seed, size_t *idx, size_t count) {
+  keyed_index *t = malloc((count ? count : 1) * sizeof *t);
+  if (!t) return -1;
+  for (size_t i = 0; i < count; i++) t[i].key = blorc_shuffle_key(seed, i), t[i].i = i;
+  qsort(t, count, sizeof *t, by_key); /* keys are distinct: the order is unique */
+  for (size_t i = 0; i < count; i++) idx[i] = t[i].i;
+  free(t);
+  return 0;
 }

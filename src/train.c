@@ -51,7 +51,7 @@ typedef struct run {
   size_t *lidx;                /* this rank's local indices within a minibatch */
   double *xval_all, *Xval_all; /* rank 0: validation outputs and clean signals, whole set */
   double *red;                 /* per-minibatch reduction: k n + 3 values */
-  double *X, *Y, *W, *G, *xval, *sbuf, *xa, *xs, *uniq;
+  double *X, *Y, *W, *G, *xval;
   double *masks; /* inpainting: N x n */
   blorc_operator op;
   size_t *perm, *vidx;
@@ -63,8 +63,7 @@ typedef struct run {
 } run;
 
 static void run_free(run *r) {
-  free(r->X), free(r->Y), free(r->W), free(r->G), free(r->xval), free(r->sbuf);
-  free(r->xa), free(r->xs), free(r->uniq), free(r->masks);
+  free(r->X), free(r->Y), free(r->W), free(r->G), free(r->xval), free(r->masks);
   blorc_operator_free(&r->op);
   free(r->perm), free(r->vidx), free(r->log);
   free(r->tcounts), free(r->vcounts), free(r->lidx), free(r->xval_all), free(r->Xval_all);
@@ -218,8 +217,10 @@ static blorc_status save_checkpoint(run *r, int epoch, blorc_error *err) {
   size_t kn = (size_t)r->k * r->n;
   blorc_status st = blorc_read(r->b, BLORC_BUF_ADAM_M, r->opt.m, kn, err);
   if (!st) st = blorc_read(r->b, BLORC_BUF_ADAM_V, r->opt.v, kn, err);
-  if ((st = blorc_dist_agree(&r->d, st, err))) return st;
   size_t nk = r->N * (size_t)r->k;
+  /* The patterns live on the backend (blorc_batch_stats): the training rows come first. */
+  if (!st && nk) st = blorc_read(r->b, BLORC_BUF_STATE_SIGNS, c->signs, nk, err);
+  if ((st = blorc_dist_agree(&r->d, st, err))) return st;
   if (r->d.size == 1) {
     if ((st = blorc_read(r->b, BLORC_BUF_STATE_Z, c->Z, nk, err)) ||
         (st = blorc_read(r->b, BLORC_BUF_STATE_LAMBDA, c->L, nk, err)))
@@ -315,8 +316,15 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   long long fallbacks0 = blorc_svd_fallbacks(r->b);
   /* From the epoch number alone, so that a resumed run steps exactly as an unbroken one. */
   r->opt.lr = c->lr * pow(c->lr_decay, lg->epoch - 1);
-  for (size_t i = 0; i < r->Ntr; i++) r->perm[i] = i;
-  blorc_rng_shuffle(&r->ck.rng, r->perm, r->Ntr);
+  /* The epoch's order: sorted by blorc_shuffle_key under a seed from the checkpointed stream;
+   * one process draws it on the backend (the GPU sorts on the device, no index crosses), the
+   * host's copy of the same order assigns ranks their samples and files patterns by sample. */
+  uint64_t seed = blorc_rng_u64(&r->ck.rng);
+  if (blorc_shuffle_order(seed, r->perm, r->Ntr) != 0)
+    return blorc_dist_agree(
+        &r->d, blorc_fail(err, BLORC_ENOMEM, "out of memory for the epoch's order"), err);
+  blorc_status st = r->d.size > 1 ? BLORC_OK : blorc_shuffle(r->b, seed, r->Ntr, err);
+  if ((st = blorc_dist_agree(&r->d, st, err))) return st;
   blorc_admm_opts ao = blorc_admm_defaults();
   ao.tol = c->tol, ao.max_iters = c->max_iters, ao.fixed = c->fixed,
   ao.check_every = c->check_every;
@@ -329,7 +337,6 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   /* Rows below gamma count as zero: x* solves a nearby problem by design. */
   double nearby = GAMMA_SLACK * c->gamma;
   size_t kn = (size_t)r->k * r->n;
-  blorc_status st = BLORC_OK;
   for (size_t start = 0; start < r->Ntr; start += (size_t)c->batch) {
     int Bg = (int)(r->Ntr - start < (size_t)c->batch ? r->Ntr - start : (size_t)c->batch);
     /* This rank's part of the minibatch: the samples of its shard, in the minibatch's order. */
@@ -345,34 +352,23 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
     }
     blorc_admm_stats as = {0};
     blorc_polish_stats ps = {0};
+    blorc_batch_counts bs = {0};
     ps.min_dual_margin = ps.min_sign_margin = 1.0;
     double loss = 0, rho = auto_rho ? blorc_rho_tuner_next(&r->ck.tuner) : c->rho;
     if (B > 0 &&
-        ((st = blorc_select(r->b, sel, B, err)) || (st = blorc_factor(r->b, rho, err)) ||
-         (st = blorc_admm(r->b, &ao, &as, err)) || (st = blorc_signs(r->b, c->gamma, err)) ||
-         (st = blorc_svd(r->b, c->svd_tol, err)) || (st = blorc_closed_form(r->b, err)) ||
-         (st = blorc_polish(r->b, &po, &ps, err)) || (st = blorc_gradient(r->b, &loss, err)) ||
-         (st = blorc_read(r->b, BLORC_BUF_SIGN, r->sbuf, (size_t)B * r->k, err)) ||
-         (r->d.size > 1 && (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err))) ||
-         (st = blorc_read(r->b, BLORC_BUF_X_ADMM, r->xa, (size_t)B * r->n, err)) ||
-         (st = blorc_read(r->b, BLORC_BUF_XSTAR, r->xs, (size_t)B * r->n, err)) ||
-         (st = blorc_read(r->b, BLORC_BUF_UNIQUE, r->uniq, (size_t)B, err)))) {
+        ((st = r->d.size > 1 ? blorc_select(r->b, sel, B, err)
+                             : blorc_select_shuffled(r->b, start, B, err)) ||
+         (st = blorc_factor(r->b, rho, err)) || (st = blorc_admm(r->b, &ao, &as, err)) ||
+         (st = blorc_signs(r->b, c->gamma, err)) || (st = blorc_svd(r->b, c->svd_tol, err)) ||
+         (st = blorc_closed_form(r->b, err)) || (st = blorc_polish(r->b, &po, &ps, err)) ||
+         (st = blorc_gradient(r->b, &loss, err)) ||
+         (st = blorc_batch_stats(r->b, c->tol, nearby, &bs, err)) ||
+         (r->d.size > 1 && (st = blorc_read(r->b, BLORC_BUF_GRAD, r->G, kn, err))))) {
       /* numerical trouble in a stage: W has diverged */
       if (st == BLORC_ENUMERIC) diverged(r, lg->epoch, start / (size_t)c->batch + 1, err);
       return blorc_dist_agree(&r->d, st, err);
     }
-    for (int j = 0; j < B; j++) {
-      double *prev = r->ck.signs + sel[j] * r->k;
-      const double *now = r->sbuf + (size_t)j * r->k;
-      for (int i = 0; i < r->k; i++) {
-        changes += prev[i] != 2.0 && prev[i] != now[i];
-        prev[i] = now[i];
-      }
-    }
-    for (int j = 0; j < B; j++)
-      mismatch += !blorc_closed_form_agrees(r->xa + (size_t)j * r->n, r->xs + (size_t)j * r->n,
-                                            (size_t)r->n, c->tol, nearby);
-    for (int j = 0; j < B; j++) not_unique += r->uniq[j] == 0.0;
+    changes += bs.sign_changes, mismatch += bs.mismatch, not_unique += bs.not_unique;
     if (r->d.size > 1) { /* the minibatch's sums over ranks, in rank order (dist.c) */
       double *v = r->red;
       for (size_t i = 0; i < kn; i++) v[i] = B > 0 ? r->G[i] * ps.certified : 0.0;
@@ -515,31 +511,26 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
   r.G = malloc(kn * sizeof(double));
   size_t ntl = r.thi - r.tlo, nvl = r.vhi - r.vlo;
   r.xval = malloc((nvl ? nvl : 1) * r.n * sizeof(double));
-  r.sbuf = malloc((size_t)cfg->batch * r.k * sizeof(double));
   r.lidx = malloc((size_t)cfg->batch * sizeof(size_t));
   r.red = malloc((kn + 3) * sizeof(double));
-  r.xa = malloc((size_t)cfg->batch * r.n * sizeof(double));
-  r.xs = malloc((size_t)cfg->batch * r.n * sizeof(double));
-  r.uniq = malloc((size_t)cfg->batch * sizeof(double));
   r.perm = malloc(r.Ntr * sizeof(size_t));
   r.vidx = malloc((nvl ? nvl : 1) * sizeof(size_t));
   r.ck.Z = malloc((r.N ? r.N : 1) * r.k * sizeof(double));
   r.ck.L = malloc((r.N ? r.N : 1) * r.k * sizeof(double));
-  r.ck.signs = malloc((ntl ? ntl : 1) * r.k * sizeof(double));
+  r.ck.signs = malloc((r.N ? r.N : 1) * r.k * sizeof(double)); /* the backend's store */
   r.ck.W_best = malloc(kn * sizeof(double));
   if (lead && r.d.size > 1) {
     r.xval_all = malloc(r.Nval * r.n * sizeof(double));
     r.Xval_all = malloc(r.Nval * r.n * sizeof(double));
   }
-  if (!r.G || !r.xval || !r.sbuf || !r.lidx || !r.red || !r.xa || !r.xs || !r.uniq || !r.perm ||
-      !r.vidx || !r.ck.Z || !r.ck.L || !r.ck.signs || !r.ck.W_best ||
-      (lead && r.d.size > 1 && (!r.xval_all || !r.Xval_all)) ||
+  if (!r.G || !r.xval || !r.lidx || !r.red || !r.perm || !r.vidx || !r.ck.Z || !r.ck.L ||
+      !r.ck.signs || !r.ck.W_best || (lead && r.d.size > 1 && (!r.xval_all || !r.Xval_all)) ||
       blorc_optimizer_init(&r.opt, strcmp(cfg->optimizer, "adam") == 0, cfg->lr, kn))
     st = blorc_fail(err, BLORC_ENOMEM, "out of memory for a run of %zu signals, k=%d n=%d", r.N,
                     r.k, r.n);
   if ((st = blorc_dist_agree(&r.d, st, err))) goto done;
   for (size_t i = 0; i < nvl; i++) r.vidx[i] = ntl + i;
-  for (size_t i = 0; i < ntl * r.k; i++) r.ck.signs[i] = 2.0;
+  for (size_t i = 0; i < r.N * r.k; i++) r.ck.signs[i] = 2.0;
   r.ck.k = r.k, r.ck.n = r.n, r.ck.N = r.Ntr + r.Nval, r.ck.Ntrain = r.Ntr;
   blorc_rng_seed(&r.ck.rng, (uint64_t)cfg->seed);
   blorc_rho_tuner_init(&r.ck.tuner, cfg->rho);
@@ -579,6 +570,7 @@ blorc_status blorc_train(const blorc_config *cfg, const char *out_dir, int resum
       take_rows(&r, in.L, (size_t)r.k, r.ck.L);
       if (r.N) st = blorc_write(r.b, BLORC_BUF_STATE_Z, r.ck.Z, r.N * r.k, err);
       if (!st && r.N) st = blorc_write(r.b, BLORC_BUF_STATE_LAMBDA, r.ck.L, r.N * r.k, err);
+      if (!st && r.N) st = blorc_write(r.b, BLORC_BUF_STATE_SIGNS, r.ck.signs, r.N * r.k, err);
     }
     blorc_checkpoint_free(&in);
     if ((st = blorc_dist_agree(&r.d, st, err))) goto done;

@@ -45,6 +45,14 @@ class Run {
     blorc_error e{};
     check(blorc_select(b_, idx.data(), (int)idx.size(), &e), e, "select");
   }
+  void shuffle(uint64_t seed, size_t count) {
+    blorc_error e{};
+    check(blorc_shuffle(b_, seed, count, &e), e, "shuffle");
+  }
+  void select_shuffled(size_t start, int B) {
+    blorc_error e{};
+    check(blorc_select_shuffled(b_, start, B, &e), e, "select_shuffled");
+  }
   void select_first(int B) {
     std::vector<size_t> idx(B);
     for (int j = 0; j < B; j++) idx[j] = j;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "backend_checks.h"
 #include "pipeline.h"
 
 namespace {
@@ -106,6 +107,39 @@ TEST(BackendApi, WarmStateRoundTrips) {
   ASSERT_EQ(blorc_write(run.get(), BLORC_BUF_STATE_Z, Z.data(), Z.size(), &e), BLORC_OK) << e.msg;
   EXPECT_EQ(run.read(BLORC_BUF_STATE_Z), Z);
   EXPECT_EQ(run.read(BLORC_BUF_STATE_LAMBDA), std::vector<double>(6, 0.0));
+}
+
+// The epoch order drawn on the backend selects what the host's order selects; bad calls are
+// errors naming the range.
+TEST(BackendApi, ShuffledSelectionIsTheHostOrder) {
+  backend_checks::expect_host_order(BLORC_DEVICE_CPU);
+  prob::Problem p = prob::make(62, 4, 4, 6, 0.5);
+  lib::Run run(4, 4, 3);
+  run.set_W(p.W);
+  run.set_data(p.X, p.Y);
+  blorc_error e{};
+  EXPECT_EQ(blorc_select_shuffled(run.get(), 0, 3, &e), BLORC_EINVAL);
+  EXPECT_TRUE(contains(e.msg, "no shuffle")) << e.msg;
+  EXPECT_EQ(blorc_shuffle(run.get(), 1, 7, &e), BLORC_EINVAL);
+  EXPECT_TRUE(contains(e.msg, "7 samples, expected 1..6")) << e.msg;
+  EXPECT_EQ(blorc_shuffle(run.get(), 1, 0, &e), BLORC_EINVAL);
+  ASSERT_EQ(blorc_shuffle(run.get(), 1, 5, &e), BLORC_OK) << e.msg;
+  EXPECT_EQ(blorc_select_shuffled(run.get(), 3, 3, &e), BLORC_EINVAL);
+  EXPECT_TRUE(contains(e.msg, "positions 3..5 of a shuffle of 5")) << e.msg;
+  EXPECT_EQ(blorc_select_shuffled(run.get(), 2, 3, &e), BLORC_OK) << e.msg;
+  run.set_data(p.X, p.Y);  // a new data set drops the order
+  EXPECT_EQ(blorc_select_shuffled(run.get(), 0, 3, &e), BLORC_EINVAL);
+}
+
+// The minibatch counts training logs, formed on the backend, against the buffers read.
+TEST(BackendApi, BatchCountsMatchTheBuffers) {
+  backend_checks::expect_batch_counts(BLORC_DEVICE_CPU);
+  lib::Run run(3, 2, 2);
+  run.set_data({}, std::vector<double>(6, 0.5));
+  blorc_batch_counts c{};
+  blorc_error e{};
+  EXPECT_EQ(blorc_batch_stats(run.get(), 1e-9, 0, &c, &e), BLORC_EINVAL);  // before closed_form
+  EXPECT_EQ(run.read(BLORC_BUF_STATE_SIGNS), std::vector<double>(4, 2.0));
 }
 
 }  // namespace

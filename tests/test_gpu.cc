@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "backend_checks.h"
 #include "blorc/blorc.h"
 #include "gpu_test.h"
 #include "layer_fixture.h"
@@ -230,6 +231,18 @@ TEST(Gpu, AbsurdBatchIsAClearOutOfMemoryError) {
   EXPECT_EQ(blorc_backend_create(BLORC_DEVICE_CUDA, 256, 512, 2000000000, &b, &e), BLORC_ENOMEM);
   EXPECT_EQ(b, nullptr);
   EXPECT_NE(std::string(e.msg).find("batch size 2000000000"), std::string::npos) << e.msg;
+}
+
+// The minibatch counts formed on the device equal those formed from the buffers read.
+TEST(Gpu, BatchCountsMatchTheBuffers) {
+  NEED_GPU();
+  backend_checks::expect_batch_counts(BLORC_DEVICE_CUDA);
+}
+
+// The epoch order sorted on the device (Thrust) selects what the host's order selects.
+TEST(Gpu, ShuffledSelectionIsTheHostOrder) {
+  NEED_GPU();
+  backend_checks::expect_host_order(BLORC_DEVICE_CUDA);
 }
 
 // Three epochs on the GPU with each stage-4 variant (admm.svd_method) against the CPU's run

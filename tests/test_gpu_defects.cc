@@ -514,4 +514,37 @@ TEST(GpuDefects, TrainingMovesNoWPerMinibatch) {
 #endif
 }
 
+// The epoch's order is drawn and applied on the device, and the minibatch counts the log
+// needs are formed there: no minibatch's indices cross from the host (host-to-device copies
+// of batch = 24 indices, 192 bytes; the validation's 10 are 80), and no x, x* or pattern
+// crosses back (copies of 24 x 16 doubles, 3072 bytes: x, x* and, with k = n = 16, the
+// patterns). Selecting by host indices, as MPI ranks do, copies one per minibatch (10 or 20
+// here, checked), reading the batch's x another; what remains are the fast path's two arrays of
+// 24 pointers for geqrfBatched, written once.
+TEST(GpuDefects, TrainingMovesNoBatchDataPerMinibatch) {
+  NEED_EMULATOR("copy counters");
+#ifdef BLORC_CUDA_EMU
+  for (int train : {120, 240}) {
+    for (int what = 0; what < 2; what++) {
+      blorc_config c;
+      blorc_config_defaults(&c);
+      c.n = 16, c.val = 10, c.batch = 24, c.epochs = 2, c.train = train;
+      std::strcpy(c.device, "cuda");
+      std::string dir = std::string(BLORC_TEST_TMPDIR) + "/gpu_batch_copies_" +
+                        std::to_string(train) + "_" + std::to_string(what);
+      blorc_emu::watch_copies((size_t)c.batch * (what ? c.n * sizeof(double) : sizeof(size_t)));
+      blorc_emu::Counters before = blorc_emu::counters();
+      blorc_error e{};
+      ASSERT_EQ(blorc_train(&c, dir.c_str(), 0, 1, nullptr, nullptr, &e), BLORC_OK) << e.msg;
+      blorc_emu::Counters after = blorc_emu::counters();
+      if (what == 0)
+        EXPECT_EQ(after.watched_h2d - before.watched_h2d, 2) << train << " signals: indices";
+      else
+        EXPECT_EQ(after.watched - before.watched, 0) << train << " signals: x, x*, patterns";
+      blorc_emu::watch_copies(0);
+    }
+  }
+#endif
+}
+
 }  // namespace

@@ -29,12 +29,13 @@ SharedLimits shared_limits(const void *kernel);
 // What the device did, counted from the start of the process: tests compare two readings to
 // show, for example, that a stage neither allocates nor waits for the device.
 struct Counters {
-  long long mallocs = 0;     // cudaMalloc calls
-  long long syncs = 0;       // host waits: cudaStreamSynchronize, blocking cudaMemcpy
-  long long copies_h2d = 0;  // cudaMemcpy(Async) host to device
-  long long copies_d2h = 0;  // cudaMemcpy(Async) device to host
-  long long launches = 0;    // kernel launches that ran
-  long long watched = 0;     // host-device copies (either way) of exactly watch_copies' bytes
+  long long mallocs = 0;      // cudaMalloc calls
+  long long syncs = 0;        // host waits: cudaStreamSynchronize, blocking cudaMemcpy
+  long long copies_h2d = 0;   // cudaMemcpy(Async) host to device
+  long long copies_d2h = 0;   // cudaMemcpy(Async) device to host
+  long long launches = 0;     // kernel launches that ran
+  long long watched = 0;      // host-device copies (either way) of exactly watch_copies' bytes
+  long long watched_h2d = 0;  // those of them from host to device
 };
 // Counts, from now on, the host-device copies of exactly bytes bytes (Counters::watched): the
 // test that training moves no W between host and device watches k n doubles. 0 stops.

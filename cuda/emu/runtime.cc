@@ -333,8 +333,10 @@ static void count_copy(cudaMemcpyKind kind, size_t bytes) {
   if (kind == cudaMemcpyHostToDevice) blorc_emu::count(&blorc_emu::Counters::copies_h2d);
   if (kind == cudaMemcpyDeviceToHost) blorc_emu::count(&blorc_emu::Counters::copies_d2h);
   if ((kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToHost) &&
-      blorc_emu::watching(bytes))
+      blorc_emu::watching(bytes)) {
     blorc_emu::count(&blorc_emu::Counters::watched);
+    if (kind == cudaMemcpyHostToDevice) blorc_emu::count(&blorc_emu::Counters::watched_h2d);
+  }
 }
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {

@@ -10,6 +10,7 @@
 #define BLORC_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "blorc/error.h"
 
@@ -73,9 +74,11 @@ typedef enum blorc_buffer {
                              samples get x* = ADMM's x and no gradient */
   BLORC_BUF_ADAM_M,       /* k x n Adam's first moments (blorc_step); read and write */
   BLORC_BUF_ADAM_V,       /* k x n Adam's second moments; read and write */
-  BLORC_BUF_UPSTREAM      /* B x n, write only: an upstream gradient gx = dL/dx* per sample of
+  BLORC_BUF_UPSTREAM,     /* B x n, write only: an upstream gradient gx = dL/dx* per sample of
                              the selected batch, in place of the loss's x* - x (see blorc_write):
                              stage 6 then gives the vector-Jacobian product of x*(W, y) */
+  BLORC_BUF_STATE_SIGNS   /* N x k per data-set sample: its sign pattern at its last
+                             blorc_batch_stats (2 where there was none yet); read and write */
 } blorc_buffer;
 
 typedef struct blorc_backend blorc_backend;
@@ -134,6 +137,16 @@ blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const d
  * Gathers y, x and the warm-start state of those samples. */
 blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_error *err);
 
+/* An epoch's order drawn on the backend: the data set's first `count` samples (1 <= count
+ * <= N) sorted by blorc_shuffle_key(seed, i), the order blorc_shuffle_order gives on the host
+ * (the CUDA backend sorts on the device with Thrust: no index crosses from the host). It lasts
+ * until the next shuffle or set_data. */
+blorc_status blorc_shuffle(blorc_backend *b, uint64_t seed, size_t count, blorc_error *err);
+
+/* Selects the minibatch at positions start .. start + B - 1 of the last shuffle's order, as
+ * blorc_select with those indices would (start + B <= count). */
+blorc_status blorc_select_shuffled(blorc_backend *b, size_t start, int B, blorc_error *err);
+
 /* Stage 1: factors B + rho W^T W (Cholesky; B = I for denoising, A^T A + ridge I for an
  * operator, one factor per sample for masks) for the current W; rho > 0. BLORC_EINVAL when
  * it is singular: null(A) and null(W) meet (operator.ridge > 0 makes it definite). */
@@ -181,6 +194,18 @@ blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blo
 /* What the last stage 4 ran: FULL or FAST on the CPU, GPU_JACOBI or GPU_CUSOLVER on CUDA
  * (AUTO before any stage 4). */
 blorc_svd_method blorc_svd_method_used(const blorc_backend *b);
+
+/* What training logs of a minibatch, counted on the backend so that no x, x* or pattern
+ * crosses to the host: pattern entries that changed since the sample's previous visit
+ * (BLORC_BUF_STATE_SIGNS, which then takes the new pattern; a first visit counts none),
+ * samples whose closed-form x* disagrees with ADMM's x (blorc_closed_form_agrees with tol and
+ * nearby), and samples without a unique lower-level minimiser. Needs closed_form. */
+typedef struct blorc_batch_counts {
+  long long sign_changes;
+  int mismatch, not_unique;
+} blorc_batch_counts;
+blorc_status blorc_batch_stats(blorc_backend *b, double tol, double nearby, blorc_batch_counts *out,
+                               blorc_error *err);
 
 /* Samples that stage 4's Gram path (GPU_CUSOLVER beyond 32) handed to the Jacobi kernel since
  * the backend was created; 0 on the CPU backend. */

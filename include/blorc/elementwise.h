@@ -4,6 +4,7 @@
 #define BLORC_ELEMENTWISE_H
 
 #include <math.h>
+#include <stdint.h>
 
 #if defined(__CUDACC__)
 #define BLORC_HD __host__ __device__ __forceinline__
@@ -54,6 +55,27 @@ BLORC_HD double blorc_step_entry(int adam, double w, double g, double *m, double
   *m = beta1 * *m + (1 - beta1) * g;
   *v = beta2 * *v + (1 - beta2) * g * g;
   return w - lr * (*m / c1) / (sqrt(*v / c2) + eps);
+}
+
+/* blorc_closed_form_agrees' test from the squared distance d2 = ||x_admm - x*||^2 and
+ * s2 = ||x_admm||^2 (the scale of a denoiser's signal): ADMM stopped within its tolerance of
+ * x*, or x* lies nearby by design (rows below the sign threshold count as zero). */
+BLORC_HD int blorc_agrees(double d2, double s2, double admm_tol, double nearby) {
+  return sqrt(d2) <= fmax(fmax(1e3 * admm_tol, 1e-8), nearby) * fmax(sqrt(s2), 1.0);
+}
+
+/* splitmix64's finaliser (Steele, Lea, Flood 2014): a bijection of 64-bit words. */
+BLORC_HD uint64_t blorc_mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* The epoch shuffle's sort key of sample i under seed: the finaliser of seed + (i + 1) 2^64/phi
+ * (injective in i: the factor is odd), so keys never tie and the order by key is one
+ * permutation, the same on every backend (blorc_shuffle_order, blorc_shuffle). */
+BLORC_HD uint64_t blorc_shuffle_key(uint64_t seed, uint64_t i) {
+  return blorc_mix64(seed + (i + 1) * 0x9E3779B97F4A7C15ull);
 }
 
 #endif

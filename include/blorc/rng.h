@@ -30,6 +30,10 @@ double blorc_rng_normal(blorc_rng *r);
 uint64_t blorc_rng_below(blorc_rng *r, uint64_t n);
 /* Fisher-Yates shuffle of idx[0..count). */
 void blorc_rng_shuffle(blorc_rng *r, size_t *idx, size_t count);
+/* Training's epoch order: idx <- 0..count-1 sorted by blorc_shuffle_key(seed, i)
+ * (blorc/elementwise.h), the order blorc_shuffle draws on a backend. Returns 0, or -1 when out
+ * of memory (idx untouched). */
+int blorc_shuffle_order(uint64_t seed, size_t *idx, size_t count);
 
 #ifdef __cplusplus
 }

@@ -12,14 +12,15 @@ static void cpu_destroy(blorc_backend *b) {
   cpu_state *c = cpu_of(b);
   if (!c) return;
   double **bufs[] = {
-      &c->Xall, &c->Yall,  &c->Zall,  &c->Lall, &c->W,  &c->L,       &c->K,     &c->Q,  &c->WC,
-      &c->Y,    &c->X,     &c->ynorm, &c->Z,    &c->U,  &c->C,       &c->Xa,    &c->V,  &c->D,
-      &c->R,    &c->T,     &c->r2,    &c->S,    &c->sv, &c->Vs,      &c->Xs,    &c->A,  &c->Bv,
-      &c->H,    &c->loss,  &c->G,     &c->Wq,   &c->Wg, &c->scratch, &c->Wpinv, &c->Wu, &c->Wtau,
-      &c->Wa,   &c->Wwork, &c->Dcur,  &c->Ac,   &c->Vx, &c->Tk,      &c->Tb,    &c->Rn, &c->Wr,
-      &c->cert, &c->rn,    &c->Am,    &c->Av,   &c->Wn};
+      &c->Xall, &c->Yall, &c->Zall,  &c->Sall,  &c->Lall, &c->W,  &c->L,       &c->K,     &c->Q,
+      &c->WC,   &c->Y,    &c->X,     &c->ynorm, &c->Z,    &c->U,  &c->C,       &c->Xa,    &c->V,
+      &c->D,    &c->R,    &c->T,     &c->r2,    &c->S,    &c->sv, &c->Vs,      &c->Xs,    &c->A,
+      &c->Bv,   &c->H,    &c->loss,  &c->G,     &c->Wq,   &c->Wg, &c->scratch, &c->Wpinv, &c->Wu,
+      &c->Wtau, &c->Wa,   &c->Wwork, &c->Dcur,  &c->Ac,   &c->Vx, &c->Tk,      &c->Tb,    &c->Rn,
+      &c->Wr,   &c->cert, &c->rn,    &c->Am,    &c->Av,   &c->Wn};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(*bufs[i]);
   free(c->idx);
+  free(c->perm);
   free(c->iters);
   free(c->pos);
   free(c->rank);
@@ -161,18 +162,20 @@ static blorc_status cpu_set_data(blorc_backend *b, const double *X, const double
   double *ny = malloc(mN * sizeof(double));
   double *nz = calloc(kN, sizeof(double));
   double *nl = calloc(kN, sizeof(double));
-  if ((X && !nx) || !ny || !nz || !nl) {
-    free(nx), free(ny), free(nz), free(nl);
+  double *ns = malloc(kN * sizeof(double));
+  if ((X && !nx) || !ny || !nz || !nl || !ns) {
+    free(nx), free(ny), free(nz), free(nl), free(ns);
     return blorc_fail(err, BLORC_ENOMEM, "out of host memory for a data set of %zu signals", b->N);
   }
   if (X) memcpy(nx, X, nN * sizeof(double));
   memcpy(ny, Y, mN * sizeof(double));
-  free(c->Xall), free(c->Yall), free(c->Zall), free(c->Lall), free(c->Mall);
-  c->Xall = nx, c->Yall = ny, c->Zall = nz, c->Lall = nl, c->Mall = NULL;
+  for (size_t i = 0; i < kN; i++) ns[i] = 2.0; /* no pattern yet */
+  free(c->Xall), free(c->Yall), free(c->Zall), free(c->Lall), free(c->Mall), free(c->Sall);
+  c->Xall = nx, c->Yall = ny, c->Zall = nz, c->Lall = nl, c->Mall = NULL, c->Sall = ns;
   return BLORC_OK;
 }
 
-static blorc_status cpu_select(blorc_backend *b, const size_t *idx, blorc_error *err) {
+blorc_status cpu_select(blorc_backend *b, const size_t *idx, blorc_error *err) {
   (void)err;
   cpu_state *c = cpu_of(b);
   size_t n = (size_t)b->n;
@@ -202,6 +205,7 @@ static blorc_status cpu_read(const blorc_backend *b, blorc_buffer which, double 
     case BLORC_BUF_GRAD: src = c->G; break;
     case BLORC_BUF_STATE_Z: src = c->Zall; break;
     case BLORC_BUF_STATE_LAMBDA: src = c->Lall; break;
+    case BLORC_BUF_STATE_SIGNS: src = c->Sall; break;
     case BLORC_BUF_X_ADMM: src = c->Xa; break;
     case BLORC_BUF_SIGN: src = c->S; break;
     case BLORC_BUF_SV: return cpu_read_singular_values(b, dst, err);
@@ -248,6 +252,9 @@ const blorc_backend_ops blorc_cpu_ops = {
     .destroy = cpu_destroy,
     .set_data = cpu_set_data,
     .select = cpu_select,
+    .shuffle = cpu_shuffle,
+    .select_shuffled = cpu_select_shuffled,
+    .batch_stats = cpu_batch_stats,
     .factor = cpu_factor,
     .admm = cpu_admm,
     .signs = cpu_signs,

@@ -12,7 +12,10 @@ typedef struct cpu_state {
   /* data set and persistent warm-start state */
   double *Xall, *Yall; /* n x N (Xall NULL without clean signals) */
   double *Zall, *Lall; /* k x N: z and the unscaled dual lambda = rho u */
+  double *Sall;        /* k x N: each sample's pattern at its last batch_stats (2: none) */
   size_t *idx;         /* cap: data-set index of each batch column */
+  size_t *perm;        /* the last blorc_shuffle's order (shuffle.c), perm_cap long */
+  size_t perm_cap;
   /* transform and factorisation (stage 1) */
   double *W; /* n x k: W^T column-major, i.e. W row-major */
   double *L; /* n x n Cholesky factor of I + rho W^T W (lower) */
@@ -40,14 +43,14 @@ typedef struct cpu_state {
   double *G;               /* n x k gradient (G row-major k x n) */
   double *Am, *Av, *Wn;    /* n x k: Adam's moments and the step's new W (blorc_step) */
   /* certificate and polish (certify.c) */
-  double *Dcur, *Ac, *Vx;  /* k x cap: the polish's dual, the certificate's, W x* */
-  double *Tk, *Tb;         /* k x cap scratch */
-  double *Rn, *Wr;         /* n x cap scratch */
-  double *cert;            /* BLORC_CERT_COLUMNS x cap */
-  double *rn;              /* k: row norms of W */
-  int *redo;               /* cap: stage 4 again for this sample (b->svd_partial) */
-  int partial;             /* the running stage 4 skips samples without redo */
-  double *scratch;         /* per-thread scratch for the SVD stage */
+  double *Dcur, *Ac, *Vx; /* k x cap: the polish's dual, the certificate's, W x* */
+  double *Tk, *Tb;        /* k x cap scratch */
+  double *Rn, *Wr;        /* n x cap scratch */
+  double *cert;           /* BLORC_CERT_COLUMNS x cap */
+  double *rn;             /* k: row norms of W */
+  int *redo;              /* cap: stage 4 again for this sample (b->svd_partial) */
+  int partial;            /* the running stage 4 skips samples without redo */
+  double *scratch;        /* per-thread scratch for the SVD stage */
   size_t scratch_per_thread, svd_lwork, qr_lwork;
   /* stage 4's fast path (k <= n only; NULL otherwise): one QR of W^T per minibatch */
   /* After a fast stage 4 (b->svd_used == BLORC_SVD_FAST), Vs holds an orthonormal basis of
@@ -72,8 +75,8 @@ typedef struct cpu_state {
   double *Mv;           /* n x cap: B x* */
   double *opscratch;    /* per thread: the closed form's QR workspace */
   size_t opscratch_per_thread;
-  int *jpvt;            /* n per thread: dgeqp3's pivots */
-  int *uniq;            /* cap: the sample's C is nonsingular */
+  int *jpvt; /* n per thread: dgeqp3's pivots */
+  int *uniq; /* cap: the sample's C is nonsingular */
 } cpu_state;
 
 /* One sample's solve x = M v, M = N C^{-1} N^T (forward_op.c): N (n x p) and the pivoted QR
@@ -107,6 +110,14 @@ blorc_status cpu_factor(blorc_backend *b, blorc_error *err);
 blorc_status cpu_admm(blorc_backend *b, const blorc_admm_opts *opts, blorc_admm_stats *stats,
                       blorc_error *err);
 blorc_status cpu_signs(blorc_backend *b, double gamma, blorc_error *err);
+/* The minibatch's statistics for the training log (batch_stats.c). */
+blorc_status cpu_batch_stats(blorc_backend *b, double tol, double nearby, blorc_batch_counts *out,
+                             blorc_error *err);
+/* Gathers the batch idx[0..B) (backend_cpu.c). */
+blorc_status cpu_select(blorc_backend *b, const size_t *idx, blorc_error *err);
+/* The epoch order and the batch from it (shuffle.c). */
+blorc_status cpu_shuffle(blorc_backend *b, uint64_t seed, size_t count, blorc_error *err);
+blorc_status cpu_select_shuffled(blorc_backend *b, size_t start, blorc_error *err);
 blorc_status cpu_svd(blorc_backend *b, double rel_tol, blorc_error *err);
 /* BLORC_BUF_SV: copied, or computed (values only) when stage 4 took the fast path. */
 blorc_status cpu_read_singular_values(const blorc_backend *b, double *dst, blorc_error *err);
