@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -693,6 +694,9 @@ TEST_P(GpuSvdVariants, EveryVariantMatchesJacobiAndTheCpu) {
     ASSERT_EQ(blorc_svd(r.gpu.get(), prm.svd_tol, &e), BLORC_OK) << e.msg;
     ASSERT_EQ(blorc_closed_form(r.gpu.get(), &e), BLORC_OK) << e.msg;
     EXPECT_EQ(blorc_svd_method_used(r.gpu.get()), v);
+    if (gram)
+      std::printf("[ gram ] n %d k %d: %lld of %d samples left to the Jacobi kernel\n", n, k,
+                  blorc_svd_fallbacks(r.gpu.get()), B);
     for (size_t q = 0; q < sizeof bufs / sizeof bufs[0]; q++) {
       lib::Vec cu = r.gpu.read(bufs[q]);
       for (int j = 0; j < B; j++) {
