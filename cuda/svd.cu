@@ -184,7 +184,6 @@ blorc_status svd_cusolver(blorc_backend *b, double rel_tol, blorc_error *err) {
   BLORC_LAUNCH(unpack_svd, B, 128, 0, c->stream)
   (n, b->kn, c->gj_S, c->gj_V, rel_tol, c->sv, c->Vs, c->rank);
   BLORC_CUDA_CHECK_LAUNCH("unpack_svd");
-  b->svd_used = BLORC_SVD_GPU_CUSOLVER;
   return BLORC_OK;
 }
 
@@ -208,7 +207,6 @@ blorc_status cuda_gesvdj_init(blorc_backend *b, blorc_error *err) {
 
 blorc_status cuda_svd_jacobi(blorc_backend *b, double rel_tol, const int *flags, blorc_error *err) {
   cuda_state *c = cuda_of(b);
-  b->svd_used = BLORC_SVD_GPU_JACOBI;
   if (b->k > 1024)
     return blorc_fail(err, BLORC_EINVAL, "svd: k = %d rows; the CUDA Jacobi SVD handles up to 1024",
                       b->k);
@@ -234,16 +232,20 @@ blorc_status cuda_svd_jacobi(blorc_backend *b, double rel_tol, const int *flags,
 
 // Which variant runs: a polish round keeps the batch's; GPU_CUSOLVER is gesvdjBatched up to
 // 32 x 32 and the Gram path beyond; FAST and AUTO try the fast path (AUTO by its estimate);
-// the Jacobi kernel otherwise, and wherever the fast path does not apply.
+// the Jacobi kernel otherwise, and wherever the fast path does not apply. Only here is
+// b->svd_used set: how the closed form reads the factorisation.
 blorc_status cuda_svd(blorc_backend *b, double rel_tol, blorc_error *err) {
   cuda_state *c = cuda_of(b);
   blorc_svd_method want = b->svd_partial ? b->svd_used : b->svd_method;
-  if (want == BLORC_SVD_GPU_CUSOLVER)
-    return c->gj_params ? svd_cusolver(b, rel_tol, err) : cuda_svd_gram(b, rel_tol, err);
-  if (want == BLORC_SVD_FAST || want == BLORC_SVD_AUTO) {
-    int ran = 0;
-    BLORC_TRY(cuda_svd_fast(b, rel_tol, &ran, err));
-    if (ran) return BLORC_OK;
+  if (want == BLORC_SVD_GPU_CUSOLVER) {
+    BLORC_TRY(c->gj_params ? svd_cusolver(b, rel_tol, err) : cuda_svd_gram(b, rel_tol, err));
+    b->svd_used = BLORC_SVD_GPU_CUSOLVER;
+    return BLORC_OK;
   }
-  return cuda_svd_jacobi(b, rel_tol, b->svd_partial ? c->redo : nullptr, err);
+  int ran = 0;
+  if (want == BLORC_SVD_FAST || want == BLORC_SVD_AUTO)
+    BLORC_TRY(cuda_svd_fast(b, rel_tol, &ran, err));
+  if (!ran) BLORC_TRY(cuda_svd_jacobi(b, rel_tol, b->svd_partial ? c->redo : nullptr, err));
+  b->svd_used = ran ? BLORC_SVD_FAST : BLORC_SVD_GPU_JACOBI;
+  return BLORC_OK;
 }

@@ -242,7 +242,6 @@ blorc_status cuda_svd_fast(blorc_backend *b, double rel_tol, int *ran, blorc_err
   BLORC_LAUNCH(apply_reflectors, B, 256, 0, c->stream)
   (n, b->kn, c->fq_G, c->fq_Gtau, c->rank, c->Vs, redo);
   BLORC_CUDA_CHECK_LAUNCH("svd: reflectors");
-  b->svd_used = BLORC_SVD_FAST;
   *ran = 1;
   return BLORC_OK;
 }

@@ -140,10 +140,7 @@ blorc_status cuda_svd_gram(blorc_backend *b, double rel_tol, blorc_error *err) {
   BLORC_CUDA_CHECK_LAUNCH("svd: Gram eigenpairs");
   long long redo = 0;
   BLORC_TRY(cuda_sum(c, c->gr_redo, B, &redo, "svd: the Jacobi flags", err));
-  b->svd_used = BLORC_SVD_GPU_CUSOLVER;
   if (redo == 0) return BLORC_OK;
   b->svd_fallbacks += redo;
-  BLORC_TRY(cuda_svd_jacobi(b, rel_tol, c->gr_redo, err));
-  b->svd_used = BLORC_SVD_GPU_CUSOLVER;
-  return BLORC_OK;
+  return cuda_svd_jacobi(b, rel_tol, c->gr_redo, err);
 }

@@ -194,21 +194,32 @@ blorc_status blorc_set_data(blorc_backend *b, size_t N, const double *X, const d
   return BLORC_OK;
 }
 
-blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_error *err) {
-  if (b->N == 0) return blorc_fail(err, BLORC_EINVAL, "select: no data set (call set_data)");
+/* What both selections check: the batch size and, for the mask operator, its masks. */
+static blorc_status check_batch(const blorc_backend *b, int B, blorc_error *err) {
   if (B < 1 || B > b->cap)
     return blorc_fail(err, BLORC_EINVAL, "select: batch size %d, expected 1..%d", B, b->cap);
   if (b->op_kind == BLORC_OP_MASK && !b->has_masks)
     return blorc_fail(err, BLORC_EINVAL, "select: the mask operator needs masks (set_masks)");
+  return BLORC_OK;
+}
+
+/* The batch's state after a gather (st: the backend's status). */
+static blorc_status selected(blorc_backend *b, blorc_status st) {
+  b->progress = st == BLORC_OK ? BLORC_PROGRESS_SELECTED : BLORC_PROGRESS_NONE;
+  return st;
+}
+
+blorc_status blorc_select(blorc_backend *b, const size_t *idx, int B, blorc_error *err) {
+  if (b->N == 0) return blorc_fail(err, BLORC_EINVAL, "select: no data set (call set_data)");
+  blorc_status st = check_batch(b, B, err);
+  if (st != BLORC_OK) return st;
   for (int j = 0; j < B; j++)
     if (idx[j] >= b->N)
       return blorc_fail(err, BLORC_EINVAL, "select: index %zu at position %d, expected < %zu",
                         idx[j], j, b->N);
   b->B = B;
   b->upstream = 0; /* the gather below restores the clean signals */
-  blorc_status st = b->ops->select(b, idx, err);
-  b->progress = st == BLORC_OK ? BLORC_PROGRESS_SELECTED : BLORC_PROGRESS_NONE;
-  return st;
+  return selected(b, b->ops->select(b, idx, err));
 }
 
 blorc_status blorc_shuffle(blorc_backend *b, uint64_t seed, size_t count, blorc_error *err) {
@@ -223,18 +234,14 @@ blorc_status blorc_shuffle(blorc_backend *b, uint64_t seed, size_t count, blorc_
 
 blorc_status blorc_select_shuffled(blorc_backend *b, size_t start, int B, blorc_error *err) {
   if (b->shuffled == 0) return blorc_fail(err, BLORC_EINVAL, "select: no shuffle (call shuffle)");
-  if (B < 1 || B > b->cap)
-    return blorc_fail(err, BLORC_EINVAL, "select: batch size %d, expected 1..%d", B, b->cap);
+  blorc_status st = check_batch(b, B, err);
+  if (st != BLORC_OK) return st;
   if (start > b->shuffled || (size_t)B > b->shuffled - start)
     return blorc_fail(err, BLORC_EINVAL, "select: positions %zu..%zu of a shuffle of %zu samples",
                       start, start + (size_t)B - 1, b->shuffled);
-  if (b->op_kind == BLORC_OP_MASK && !b->has_masks)
-    return blorc_fail(err, BLORC_EINVAL, "select: the mask operator needs masks (set_masks)");
   b->B = B;
   b->upstream = 0;
-  blorc_status st = b->ops->select_shuffled(b, start, err);
-  b->progress = st == BLORC_OK ? BLORC_PROGRESS_SELECTED : BLORC_PROGRESS_NONE;
-  return st;
+  return selected(b, b->ops->select_shuffled(b, start, err));
 }
 
 blorc_status blorc_batch_stats(blorc_backend *b, double tol, double nearby, blorc_batch_counts *out,
@@ -314,6 +321,16 @@ blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blo
                       method == BLORC_SVD_GPU_JACOBI ? "jacobi" : "cusolver");
   b->svd_method = method;
   return BLORC_OK;
+}
+
+int blorc_svd_method_from_name(const char *name, blorc_svd_method *out) {
+  static const char *names[] = {"auto", "full", "fast", "jacobi", "cusolver"};
+  for (int m = 0; m < (int)(sizeof names / sizeof names[0]); m++)
+    if (strcmp(name, names[m]) == 0) {
+      *out = (blorc_svd_method)m;
+      return 0;
+    }
+  return -1;
 }
 
 blorc_svd_method blorc_svd_method_used(const blorc_backend *b) {

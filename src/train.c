@@ -266,21 +266,19 @@ static blorc_status write_outputs(run *r, blorc_error *err) {
 
 /* admm.svd_method on the backend; a CUDA variant on the CPU backend is an error naming the key. */
 static blorc_status set_svd_method(run *r, blorc_error *err) {
-  static const char *names[] = {"auto", "full", "fast", "jacobi", "cusolver"};
-  for (int m = 0; m < 5; m++)
-    if (strcmp(r->cfg->svd_method, names[m]) == 0) {
-      blorc_status st = blorc_set_svd_method(r->b, (blorc_svd_method)m, err);
-      if (st) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        blorc_fail(err, st, "admm.svd_method = %s on the %s backend: %s", names[m],
-                   blorc_backend_name(r->b), msg);
-      }
-      return st;
-    }
-  return blorc_fail(err, BLORC_EINVAL,
-                    "admm.svd_method = %s: expected auto, full, fast, jacobi or cusolver",
-                    r->cfg->svd_method);
+  const char *name = r->cfg->svd_method;
+  blorc_svd_method m;
+  if (blorc_svd_method_from_name(name, &m) != 0)
+    return blorc_fail(err, BLORC_EINVAL,
+                      "admm.svd_method = %s: expected auto, full, fast, jacobi or cusolver", name);
+  blorc_status st = blorc_set_svd_method(r->b, m, err);
+  if (st) {
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    blorc_fail(err, st, "admm.svd_method = %s on the %s backend: %s", name,
+               blorc_backend_name(r->b), msg);
+  }
+  return st;
 }
 
 static blorc_status open_backend(run *r, const blorc_train_hooks *h, blorc_error *err) {
@@ -317,13 +315,14 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   /* From the epoch number alone, so that a resumed run steps exactly as an unbroken one. */
   r->opt.lr = c->lr * pow(c->lr_decay, lg->epoch - 1);
   /* The epoch's order: sorted by blorc_shuffle_key under a seed from the checkpointed stream;
-   * one process draws it on the backend (the GPU sorts on the device, no index crosses), the
-   * host's copy of the same order assigns ranks their samples and files patterns by sample. */
+   * one process draws it on the backend (the GPU sorts on the device, no index crosses); MPI
+   * ranks draw the same order on the host, which assigns them their samples. */
   uint64_t seed = blorc_rng_u64(&r->ck.rng);
-  if (blorc_shuffle_order(seed, r->perm, r->Ntr) != 0)
-    return blorc_dist_agree(
-        &r->d, blorc_fail(err, BLORC_ENOMEM, "out of memory for the epoch's order"), err);
-  blorc_status st = r->d.size > 1 ? BLORC_OK : blorc_shuffle(r->b, seed, r->Ntr, err);
+  blorc_status st = BLORC_OK;
+  if (r->d.size == 1)
+    st = blorc_shuffle(r->b, seed, r->Ntr, err);
+  else if (blorc_shuffle_order(seed, r->perm, r->Ntr) != 0)
+    st = blorc_fail(err, BLORC_ENOMEM, "out of memory for the epoch's order");
   if ((st = blorc_dist_agree(&r->d, st, err))) return st;
   blorc_admm_opts ao = blorc_admm_defaults();
   ao.tol = c->tol, ao.max_iters = c->max_iters, ao.fixed = c->fixed,
@@ -339,24 +338,19 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   size_t kn = (size_t)r->k * r->n;
   for (size_t start = 0; start < r->Ntr; start += (size_t)c->batch) {
     int Bg = (int)(r->Ntr - start < (size_t)c->batch ? r->Ntr - start : (size_t)c->batch);
-    /* This rank's part of the minibatch: the samples of its shard, in the minibatch's order. */
-    int B = 0;
-    const size_t *sel = r->perm + start;
-    if (r->d.size > 1) {
-      for (int j = 0; j < Bg; j++)
-        if (r->perm[start + j] >= r->tlo && r->perm[start + j] < r->thi)
-          r->lidx[B++] = r->perm[start + j] - r->tlo;
-      sel = r->lidx;
-    } else {
-      B = Bg;
-    }
+    /* This rank's part of the minibatch: the samples of its shard, in the minibatch's order
+     * (one process: the whole minibatch, from the backend's order). */
+    int B = r->d.size > 1 ? 0 : Bg;
+    for (int j = 0; r->d.size > 1 && j < Bg; j++)
+      if (r->perm[start + j] >= r->tlo && r->perm[start + j] < r->thi)
+        r->lidx[B++] = r->perm[start + j] - r->tlo;
     blorc_admm_stats as = {0};
     blorc_polish_stats ps = {0};
     blorc_batch_counts bs = {0};
     ps.min_dual_margin = ps.min_sign_margin = 1.0;
     double loss = 0, rho = auto_rho ? blorc_rho_tuner_next(&r->ck.tuner) : c->rho;
     if (B > 0 &&
-        ((st = r->d.size > 1 ? blorc_select(r->b, sel, B, err)
+        ((st = r->d.size > 1 ? blorc_select(r->b, r->lidx, B, err)
                              : blorc_select_shuffled(r->b, start, B, err)) ||
          (st = blorc_factor(r->b, rho, err)) || (st = blorc_admm(r->b, &ao, &as, err)) ||
          (st = blorc_signs(r->b, c->gamma, err)) || (st = blorc_svd(r->b, c->svd_tol, err)) ||
@@ -398,13 +392,14 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
     if (st == BLORC_ENUMERIC) diverged(r, lg->epoch, start / (size_t)c->batch + 1, err);
     if (st) return blorc_dist_agree(&r->d, st, err);
   }
+  lg->svd_fallbacks = blorc_svd_fallbacks(r->b) - fallbacks0; /* this rank's, summed below */
   if (r->d.size > 1) { /* per-sample counts over ranks; the margins' minimum by rank 0 */
     double v[6] = {(double)at_cap,
                    (double)changes,
                    (double)mismatch,
                    (double)not_unique,
                    (double)rounds / r->d.size,
-                   (double)(blorc_svd_fallbacks(r->b) - fallbacks0)};
+                   (double)lg->svd_fallbacks};
     double mine[2] = {lg->min_dual_margin, lg->min_sign_margin}, *all = NULL;
     size_t *two = malloc((size_t)r->d.size * sizeof(size_t));
     if (r->d.rank == 0) all = malloc((size_t)r->d.size * 2 * sizeof(double));
@@ -439,7 +434,6 @@ static blorc_status epoch(run *r, blorc_epoch_log *lg, int first, blorc_error *e
   lg->rho = r->ck.tuner.rho;
   lg->share_mismatch = (double)mismatch / (double)r->Ntr;
   lg->share_not_unique = (double)not_unique / (double)r->Ntr;
-  if (r->d.size == 1) lg->svd_fallbacks = blorc_svd_fallbacks(r->b) - fallbacks0;
   return BLORC_OK;
 }
 

@@ -75,6 +75,16 @@ struct Both {
       r->select_first(p.B);
     }
   }
+  // Stages 1-5 on both, the CPU with one SVD per sample, the GPU with `gpu` for stage 4.
+  void solve_and_analyse(const lib::Params &prm, blorc_svd_method gpu_method) {
+    cpu.solve(prm);
+    gpu.solve(prm);
+    blorc_error e{};
+    lib::check(blorc_set_svd_method(cpu.get(), BLORC_SVD_FULL, &e), e, "set_svd_method");
+    lib::check(blorc_set_svd_method(gpu.get(), gpu_method, &e), e, "set_svd_method");
+    cpu.analyse(prm);
+    gpu.analyse(prm);
+  }
 };
 
 class GpuParity : public ::testing::TestWithParam<Case> {};
@@ -662,13 +672,8 @@ TEST_P(GpuSvdVariants, EveryVariantMatchesJacobiAndTheCpu) {
   prm.admm.tol = 1e-12;
   prm.admm.max_iters = 100000;
   prm.svd_tol = 1e-8;
-  r.cpu.solve(prm);
-  r.gpu.solve(prm);
+  r.solve_and_analyse(prm, BLORC_SVD_GPU_JACOBI);
   blorc_error e{};
-  ASSERT_EQ(blorc_set_svd_method(r.cpu.get(), BLORC_SVD_FULL, &e), BLORC_OK) << e.msg;
-  ASSERT_EQ(blorc_set_svd_method(r.gpu.get(), BLORC_SVD_GPU_JACOBI, &e), BLORC_OK) << e.msg;
-  r.cpu.analyse(prm);
-  r.gpu.analyse(prm);
   EXPECT_EQ(blorc_svd_method_used(r.gpu.get()), BLORC_SVD_GPU_JACOBI);
   const blorc_buffer bufs[] = {BLORC_BUF_RANK, BLORC_BUF_PN, BLORC_BUF_XSTAR,
                                BLORC_BUF_A,    BLORC_BUF_B,  BLORC_BUF_H};
@@ -758,13 +763,7 @@ TEST(Gpu, GramPathFallsBackToJacobiWhereItCannotCertify) {
     lib::Params prm;
     prm.gamma = 1e6;
     prm.svd_tol = 1e-8;
-    r.cpu.solve(prm);
-    r.gpu.solve(prm);
-    blorc_error e{};
-    ASSERT_EQ(blorc_set_svd_method(r.cpu.get(), BLORC_SVD_FULL, &e), BLORC_OK) << e.msg;
-    ASSERT_EQ(blorc_set_svd_method(r.gpu.get(), BLORC_SVD_GPU_CUSOLVER, &e), BLORC_OK) << e.msg;
-    r.cpu.analyse(prm);
-    r.gpu.analyse(prm);
+    r.solve_and_analyse(prm, BLORC_SVD_GPU_CUSOLVER);
     EXPECT_EQ(blorc_svd_method_used(r.gpu.get()), BLORC_SVD_GPU_CUSOLVER);
     EXPECT_EQ(blorc_svd_fallbacks(r.gpu.get()), near ? B : 0);
     EXPECT_EQ(r.gpu.read(BLORC_BUF_RANK), lib::Vec(B, (double)k));

@@ -191,6 +191,10 @@ typedef enum blorc_svd_method {
 } blorc_svd_method;
 blorc_status blorc_set_svd_method(blorc_backend *b, blorc_svd_method method, blorc_error *err);
 
+/* The method named auto, full, fast, jacobi or cusolver (admm.svd_method, bench --svd) into
+ * *out; returns 0, or -1 for another name (*out untouched). */
+int blorc_svd_method_from_name(const char *name, blorc_svd_method *out);
+
 /* What the last stage 4 ran: FULL or FAST on the CPU, GPU_JACOBI or GPU_CUSOLVER on CUDA
  * (AUTO before any stage 4). */
 blorc_svd_method blorc_svd_method_used(const blorc_backend *b);

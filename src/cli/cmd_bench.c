@@ -249,15 +249,7 @@ int cmd_bench(int argc, char **argv) {
     s.admm.variant = BLORC_ADMM_PERSISTENT;
   else if (strcmp(variant, "auto"))
     return cli_usage_error(C, "--variant '%s': expected auto, gemm or persistent", variant);
-  if (!strcmp(svd, "full"))
-    s.svd = BLORC_SVD_FULL;
-  else if (!strcmp(svd, "fast"))
-    s.svd = BLORC_SVD_FAST;
-  else if (!strcmp(svd, "jacobi"))
-    s.svd = BLORC_SVD_GPU_JACOBI;
-  else if (!strcmp(svd, "cusolver"))
-    s.svd = BLORC_SVD_GPU_CUSOLVER;
-  else if (strcmp(svd, "auto"))
+  if (blorc_svd_method_from_name(svd, &s.svd) != 0)
     return cli_usage_error(C, "--svd '%s': expected auto, full, fast, jacobi or cusolver", svd);
   int want_cpu = !strcmp(device, "cpu") || !strcmp(device, "all");
   int want_gpu = !strcmp(device, "cuda") || !strcmp(device, "all");
